@@ -1,0 +1,8 @@
+//! Domain types and rules of zbridge, with no I/O.
+//!
+//! Everything here is pure: names, tenants, services, connection settings, variables and their
+//! `[name]` expansion, Salesforce record ids, and the filter-expression language. The other
+//! crates build on these types; none of them re-implements a rule that lives here.
+
+pub mod filter;
+pub mod sfid;
