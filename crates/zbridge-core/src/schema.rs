@@ -1,0 +1,1 @@
+//! Field types and table schemas.

@@ -1,0 +1,1 @@
+//! Datetime parsing and literal formats.
