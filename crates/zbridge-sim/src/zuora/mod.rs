@@ -3,5 +3,6 @@
 pub mod clock;
 pub mod format;
 pub mod generate;
+pub mod query;
 pub mod schema;
 pub mod store;
