@@ -57,6 +57,15 @@ pub enum IncrementalTimeZone {
     Utc,
 }
 
+impl From<crate::tenant::Region> for IncrementalTimeZone {
+    fn from(region: crate::tenant::Region) -> Self {
+        match region {
+            crate::tenant::Region::US => IncrementalTimeZone::UsPacific,
+            crate::tenant::Region::EU => IncrementalTimeZone::Utc,
+        }
+    }
+}
+
 /// Parses a Zuora datetime leniently into UTC (L30).
 ///
 /// Accepted: `YYYY-MM-DD`, then `T`, `t` or a space, then `HH:MM`, optional `:SS`, optional
@@ -493,6 +502,19 @@ mod tests {
         assert_eq!(pacific(utc(2026, 12, 31, 12, 0, 0)), "2026-12-31 04:00:00");
         // New Year in UTC is still the old year in Pacific.
         assert_eq!(pacific(utc(2027, 1, 1, 3, 0, 0)), "2026-12-31 19:00:00");
+    }
+
+    #[test]
+    fn zone_follows_the_tenant_region() {
+        use crate::tenant::Region;
+        assert_eq!(
+            IncrementalTimeZone::from(Region::US),
+            IncrementalTimeZone::UsPacific
+        );
+        assert_eq!(
+            IncrementalTimeZone::from(Region::EU),
+            IncrementalTimeZone::Utc
+        );
     }
 
     #[test]
