@@ -141,18 +141,29 @@ fn in_list(value: &Value, list: &[Value]) -> Result<Option<bool>, FilterError> {
 /// (Export ZOQL documents `%` and `_` the same way; whether Zuora compares case-insensitively is
 /// unconfirmed, which is why the planner re-checks a pushed ZOQL LIKE locally.)
 pub fn like(text: &str, pattern: &str) -> bool {
-    let text: Vec<char> = text.chars().collect();
-    let pattern: Vec<char> = pattern.chars().collect();
+    // Byte-wise when both are ASCII (the common case, no allocation); by character otherwise,
+    // so that `_` matches one character, not one byte.
+    if text.is_ascii() && pattern.is_ascii() {
+        like_slices(text.as_bytes(), pattern.as_bytes(), b'%', b'_')
+    } else {
+        let text: Vec<char> = text.chars().collect();
+        let pattern: Vec<char> = pattern.chars().collect();
+        like_slices(&text, &pattern, '%', '_')
+    }
+}
+
+/// Wildcard matching with one backtracking point: linear in practice, O(n·m) at worst.
+fn like_slices<T: PartialEq + Copy>(text: &[T], pattern: &[T], percent: T, underscore: T) -> bool {
     let (mut t, mut p) = (0, 0);
     // The position after the last '%' seen, and the text position it was tried from.
     let mut backtrack: Option<(usize, usize)> = None;
     while t < text.len() {
         match pattern.get(p) {
-            Some('%') => {
+            Some(&c) if c == percent => {
                 p += 1;
                 backtrack = Some((p, t));
             }
-            Some(&c) if c == '_' || c == text[t] => {
+            Some(&c) if c == underscore || c == text[t] => {
                 p += 1;
                 t += 1;
             }
@@ -166,5 +177,5 @@ pub fn like(text: &str, pattern: &str) -> bool {
             },
         }
     }
-    pattern[p..].iter().all(|&c| c == '%')
+    pattern[p..].iter().all(|&c| c == percent)
 }
