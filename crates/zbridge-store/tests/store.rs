@@ -134,7 +134,12 @@ async fn delete_refuses_while_components_use_the_connection() {
         let record = store.create_connection(&def("Used")).await.unwrap().value;
         let definition = serde_json::json!({"table": "Account"});
         store
-            .save_component("query", "Daily accounts", &definition, &[record.id.clone()])
+            .save_component(
+                "query",
+                "Daily accounts",
+                &definition,
+                std::slice::from_ref(&record.id),
+            )
             .await
             .unwrap();
         store
@@ -142,7 +147,7 @@ async fn delete_refuses_while_components_use_the_connection() {
                 "sync profile",
                 "To Salesforce",
                 &definition,
-                &[record.id.clone()],
+                std::slice::from_ref(&record.id),
             )
             .await
             .unwrap();

@@ -1,0 +1,220 @@
+//! The command-line grammar.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::secrets::SecretSource;
+
+/// zbridge: a Zuora connector, and a Zuora to Salesforce sync, in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "zbridge", version, about, long_about = None, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const AFTER_HELP: &str = "\
+Files live in $ZBRIDGE_HOME, or in the XDG data and config directories when it is unset.
+ZBRIDGE_DATABASE_URL=postgres://... uses PostgreSQL instead of SQLite; ZBRIDGE_MASTER_KEY
+(64 hex characters) replaces the key file that seals secrets.
+
+Exit codes: 0 success, 1 failure, 2 bad input (nothing was written), 3 remote or auth failure.
+
+Start with:  zbridge demo";
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More log detail on stderr (-v info, -vv debug); ZBRIDGE_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, show, list, edit and delete Zuora connections.
+    #[command(subcommand)]
+    Connection(Box<ConnectionCommand>),
+    /// Global and project variables that connection fields use as [name].
+    #[command(subcommand)]
+    Variable(VariableCommand),
+    /// A tour of zbridge against the built-in simulator, in a temporary home.
+    Demo,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectionCommand {
+    /// Create a connection from flags, a TOML file, or both (flags win).
+    #[command(after_help = CREATE_HELP)]
+    Create {
+        /// The connection name: unique regardless of case, no '/' or ':'.
+        name: Option<String>,
+        #[command(flatten)]
+        fields: ConnectionFields,
+    },
+    /// Change a connection: the whole result is validated and saved at once, or not at all.
+    Edit {
+        /// The connection to change.
+        name: String,
+        /// A new name.
+        #[arg(long)]
+        rename: Option<String>,
+        #[command(flatten)]
+        fields: ConnectionFields,
+        #[command(flatten)]
+        clear: ClearFields,
+    },
+    /// Show one connection; secrets show only as "set" or "not set".
+    Show {
+        /// The connection.
+        name: String,
+    },
+    /// List connections.
+    List,
+    /// Delete a connection (asks first; refuses while saved components use it).
+    Delete {
+        /// The connection.
+        name: String,
+        /// Do not ask for confirmation.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// List the advanced configuration keys with their defaults.
+    Keys,
+}
+
+const CREATE_HELP: &str = "\
+Examples:
+  zbridge connection create \"Zuora prod\" --tenant USProduction --service DataQuery \\
+      --client-id 3de56ab4-7032-4363-a1d6-ed2873ea03cd --client-secret-from env:ZUORA_SECRET
+  zbridge connection create --file prod.toml
+  zbridge connection create Sim --client-id [sim_id] --client-secret-from prompt --set URL=http://127.0.0.1:8080
+
+Secrets come from --...-from env:NAME | stdin | prompt | file:PATH. Any field may use
+[variable] references; they expand when the connection is used.";
+
+/// The fields of a connection, shared by create and edit.
+#[derive(Debug, Args, Default)]
+pub struct ConnectionFields {
+    /// Read the connection from a TOML file (see the README for its layout).
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// The project whose variables the connection uses.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// One of the nine tenants, e.g. USProduction, EUSandbox, USCloudProduction.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// DataQuery or AQuADataExport (also: dataquery, aqua).
+    #[arg(long)]
+    pub service: Option<String>,
+    /// OAuth client id (36 characters).
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// OAuth client secret, given in plain text (prefer --client-secret-from).
+    #[arg(long, value_name = "SECRET")]
+    pub client_secret: Option<String>,
+    /// Where to read the OAuth client secret: env:NAME, stdin, prompt or file:PATH.
+    #[arg(long, value_name = "SOURCE")]
+    pub client_secret_from: Option<SecretSource>,
+    /// OAuth refresh token, in plain text (prefer --refresh-token-from).
+    #[arg(long, value_name = "TOKEN")]
+    pub refresh_token: Option<String>,
+    /// Where to read the OAuth refresh token.
+    #[arg(long, value_name = "SOURCE")]
+    pub refresh_token_from: Option<SecretSource>,
+    /// Turn "Use Proxy Settings" on.
+    #[arg(long, conflicts_with = "no_proxy")]
+    pub use_proxy: bool,
+    /// Turn "Use Proxy Settings" off.
+    #[arg(long)]
+    pub no_proxy: bool,
+    /// Proxy URL, e.g. http://proxy.internal:3128.
+    #[arg(long, value_name = "URL")]
+    pub proxy_url: Option<String>,
+    /// Proxy user.
+    #[arg(long, value_name = "USER")]
+    pub proxy_user: Option<String>,
+    /// Proxy password, in plain text (prefer --proxy-password-from).
+    #[arg(long, value_name = "PASSWORD")]
+    pub proxy_password: Option<String>,
+    /// Where to read the proxy password.
+    #[arg(long, value_name = "SOURCE")]
+    pub proxy_password_from: Option<SecretSource>,
+    /// Add an advanced property; fails if the key is already set.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub add: Vec<String>,
+    /// Add or change an advanced property.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Add or change an advanced property whose value is read from a source
+    /// (e.g. OAuthAccessToken=env:ZUORA_TOKEN).
+    #[arg(long, value_name = "KEY=SOURCE")]
+    pub set_from: Vec<String>,
+}
+
+/// What `edit` can clear.
+#[derive(Debug, Args, Default)]
+pub struct ClearFields {
+    /// Delete one advanced property row.
+    #[arg(long, value_name = "KEY")]
+    pub unset: Vec<String>,
+    /// Delete every advanced property ("Clear All").
+    #[arg(long)]
+    pub clear_advanced: bool,
+    /// Remove the project.
+    #[arg(long, conflicts_with = "project")]
+    pub no_project: bool,
+    /// Remove the stored client secret.
+    #[arg(long)]
+    pub clear_client_secret: bool,
+    /// Remove the stored refresh token.
+    #[arg(long)]
+    pub clear_refresh_token: bool,
+    /// Remove the stored proxy password.
+    #[arg(long)]
+    pub clear_proxy_password: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VariableCommand {
+    /// Create or change a variable.
+    #[command(
+        after_help = "Examples:\n  zbridge variable set region EU\n  zbridge variable set zuora_secret --secret --value-from env:ZUORA_SECRET\n  zbridge variable set host --project Billing rest.eu.zuora.com"
+    )]
+    Set {
+        /// The variable name, used as [name] in connection fields.
+        name: String,
+        /// The value, in plain text (for a secret, prefer --value-from).
+        value: Option<String>,
+        /// Where to read the value: env:NAME, stdin, prompt or file:PATH.
+        #[arg(long, value_name = "SOURCE")]
+        value_from: Option<SecretSource>,
+        /// Seal the value and never show it.
+        #[arg(long)]
+        secret: bool,
+        /// Define it for one project (it wins over a global variable of the same name).
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// List variables; secret values are masked.
+    List {
+        /// Only global variables and this project's.
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Delete a variable.
+    Delete {
+        /// The variable name.
+        name: String,
+        /// The project it belongs to (global when omitted).
+        #[arg(long)]
+        project: Option<String>,
+    },
+}

@@ -1,0 +1,42 @@
+//! One module per command group; each turns parsed arguments into calls on the library crates.
+
+mod connection;
+mod demo;
+mod variable;
+
+use zbridge_store::{Home, Store};
+
+use crate::cli::{Cli, Command};
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let json = cli.global.json;
+    match cli.command {
+        Command::Connection(command) => connection::run(*command, json).await,
+        Command::Variable(command) => variable::run(command, json).await,
+        Command::Demo => demo::run().await,
+    }
+}
+
+/// Opens the store named by the environment (`ZBRIDGE_HOME`, `ZBRIDGE_DATABASE_URL`, ...).
+pub async fn open_store() -> anyhow::Result<Store> {
+    let home = Home::from_env()?;
+    Ok(Store::open(&home).await?)
+}
+
+/// Asks a yes/no question on the terminal; without a terminal the answer is an error that
+/// names the flag that skips the question.
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(crate::exit::UsageError(format!(
+            "{question} needs confirmation, and there is no terminal to ask on; pass --yes"
+        ))
+        .into());
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}
