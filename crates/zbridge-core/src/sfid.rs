@@ -198,13 +198,10 @@ impl SalesforceId {
     }
 }
 
-/// Computes the 18-character form of a 15-character id, or checks nothing more than the
-/// length and characters of an 18-character one and returns it re-suffixed from its first 15.
+/// The canonical 18-character form of an id given in either form (an 18-character id is
+/// verified as by [`SalesforceId::parse`]).
 pub fn to18(input: &str) -> Result<String, SalesforceIdError> {
-    let bytes = check_shape(input)?;
-    let mut out = ascii(&bytes[..15]);
-    out.push_str(&ascii(&suffix_of(&bytes[..15])));
-    Ok(out)
+    SalesforceId::parse(input).map(|id| id.as_str().to_owned())
 }
 
 fn check_shape(input: &str) -> Result<&[u8], SalesforceIdError> {
