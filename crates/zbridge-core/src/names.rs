@@ -9,61 +9,53 @@ use crate::error::ValidationError;
 /// Longest connection or project name, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
 
-/// The name of a connection, as the connector screen requires it.
-///
-/// Rules: trimmed of surrounding white space; 1 to 100 characters; no `/` and no `:`; no control
-/// characters. Names are unique per kind of connection *case-insensitively*: compare
-/// [`ConnectionName::key`], never the display form.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ConnectionName(String);
+/// Defines a display name: trimmed, 1 to [`MAX_NAME_CHARS`] characters, no `/`, `:` or
+/// control characters, compared case-insensitively through `key()`.
+macro_rules! display_name {
+    ($(#[$doc:meta])* $name:ident, $field:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
 
-impl ConnectionName {
-    /// The label of this field on screen and in errors.
-    pub const FIELD: &'static str = "Connection Name";
+        impl $name {
+            /// The label of this field on screen and in errors.
+            pub const FIELD: &'static str = $field;
 
-    /// Validates and normalises a user-supplied name.
-    pub fn parse(input: &str) -> Result<Self, ValidationError> {
-        parse_display_name(Self::FIELD, input, &['/', ':']).map(ConnectionName)
-    }
+            /// Validates and normalises a user-supplied name.
+            pub fn parse(input: &str) -> Result<Self, ValidationError> {
+                parse_display_name(Self::FIELD, input, &['/', ':']).map($name)
+            }
 
-    /// The name as the user wrote it (trimmed).
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+            /// The name as the user wrote it (trimmed).
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
 
-    /// The case-insensitive identity of the name, used for uniqueness.
-    pub fn key(&self) -> String {
-        self.0.to_lowercase()
-    }
+            /// The case-insensitive identity of the name, used for uniqueness.
+            pub fn key(&self) -> String {
+                self.0.to_lowercase()
+            }
+        }
+    };
 }
 
-/// The name of a project: a named group of connections that shares project variables.
-///
-/// The same rules as a connection name apply.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ProjectName(String);
+display_name!(
+    /// The name of a connection, as the connector screen requires it.
+    ///
+    /// Rules: trimmed of surrounding white space; 1 to 100 characters; no `/` and no `:`; no
+    /// control characters. Names are unique per kind of connection *case-insensitively*: compare
+    /// [`ConnectionName::key`], never the display form.
+    ConnectionName,
+    "Connection Name"
+);
 
-impl ProjectName {
-    /// The label of this field on screen and in errors.
-    pub const FIELD: &'static str = "Project";
-
-    /// Validates and normalises a user-supplied project name.
-    pub fn parse(input: &str) -> Result<Self, ValidationError> {
-        parse_display_name(Self::FIELD, input, &['/', ':']).map(ProjectName)
-    }
-
-    /// The name as the user wrote it (trimmed).
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The case-insensitive identity of the name, used for uniqueness.
-    pub fn key(&self) -> String {
-        self.0.to_lowercase()
-    }
-}
+display_name!(
+    /// The name of a project: a named group of connections that shares project variables.
+    /// The same rules as a connection name apply.
+    ProjectName,
+    "Project"
+);
 
 /// The name of a variable, as written between brackets: `[zuora_client_id]`.
 ///
