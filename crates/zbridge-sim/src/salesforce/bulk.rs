@@ -474,8 +474,9 @@ async fn patch_job(
             j.state = JobState::Aborted;
             j.modified_ms = now_ms();
             if j.batches.is_empty() && !j.upload.is_empty() {
+                let start = data_start(&j.upload, j.delimiter.1);
                 j.batches.push(Arc::new(BatchResult {
-                    start: 0,
+                    start,
                     outcomes: None,
                 }));
             }
@@ -645,7 +646,7 @@ fn plan_job(
                 format!(
                     "ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is {setting}"
                 ),
-                Some(body_start),
+                Some(data_start(&upload, delimiter)),
             ));
         }
     }
@@ -737,7 +738,7 @@ fn duplicate_keys(plan: &Plan, data: &[u8]) -> HashMap<u64, u32> {
     let mut reader = csv_reader(data, plan.delimiter);
     let mut rec = csv::StringRecord::new();
     while reader.read_record(&mut rec).unwrap_or(false) {
-        if let Some(v) = rec.get(col).map(|v| trim_cr(v)).filter(|v| !v.is_empty()) {
+        if let Some(v) = rec.get(col).map(trim_cr).filter(|v| !v.is_empty()) {
             *counts.entry(row_hash(v)).or_default() += 1;
         }
     }
@@ -826,13 +827,13 @@ fn run_batches(state: &Shared, id: &str, plan: &Plan, slow: bool) {
         }
         if failed_job {
             let rest_start = data_start + reader.position().byte() as usize;
-            if rest_start < plan.upload.len() {
-                if let Some(j) = org.jobs.get_mut(id) {
-                    j.batches.push(Arc::new(BatchResult {
-                        start: rest_start,
-                        outcomes: None,
-                    }));
-                }
+            if rest_start < plan.upload.len()
+                && let Some(j) = org.jobs.get_mut(id)
+            {
+                j.batches.push(Arc::new(BatchResult {
+                    start: rest_start,
+                    outcomes: None,
+                }));
             }
             return;
         }
@@ -844,12 +845,17 @@ fn run_batches(state: &Shared, id: &str, plan: &Plan, slow: bool) {
 }
 
 fn header_end(plan: &Plan) -> usize {
-    let body_start = if plan.upload.starts_with(b"\xEF\xBB\xBF") {
+    data_start(&plan.upload, plan.delimiter)
+}
+
+/// Byte offset of the first data row: after an optional BOM and the header line.
+fn data_start(upload: &[u8], delimiter: u8) -> usize {
+    let body_start = if upload.starts_with(b"\xEF\xBB\xBF") {
         3
     } else {
         0
     };
-    let mut reader = csv_reader(&plan.upload[body_start..], plan.delimiter);
+    let mut reader = csv_reader(&upload[body_start..], delimiter);
     let mut header = csv::StringRecord::new();
     let _ = reader.read_record(&mut header);
     body_start + reader.position().byte() as usize
@@ -1003,8 +1009,9 @@ fn results(state: &Shared, job: &str, kind: ResultKind) -> Response {
         };
         let mut batches = j.batches.clone();
         if kind == ResultKind::Unprocessed && j.state == JobState::Open && !j.upload.is_empty() {
+            let start = data_start(&j.upload, j.delimiter.1);
             batches.push(Arc::new(BatchResult {
-                start: 0,
+                start,
                 outcomes: None,
             }));
         }
@@ -1093,12 +1100,12 @@ fn render_batch(source: &ResultSource, index: usize, kind: ResultKind) -> Vec<u8
         if rec.len() == 1 && rec.get(0).is_some_and(|f| f.is_empty()) {
             continue;
         }
-        let wanted = match (kind, batch.outcomes.as_ref().map(|o| &o[i])) {
-            (ResultKind::Successful, Some(Outcome::Success { .. })) => true,
-            (ResultKind::Failed, Some(Outcome::Failed(_))) => true,
-            (ResultKind::Unprocessed, Some(Outcome::Unprocessed) | None) => true,
-            _ => false,
-        };
+        let wanted = matches!(
+            (kind, batch.outcomes.as_ref().map(|o| &o[i])),
+            (ResultKind::Successful, Some(Outcome::Success { .. }))
+                | (ResultKind::Failed, Some(Outcome::Failed(_)))
+                | (ResultKind::Unprocessed, Some(Outcome::Unprocessed) | None)
+        );
         if wanted {
             picked.push((i, rec.clone()));
         }

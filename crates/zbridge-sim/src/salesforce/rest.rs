@@ -79,7 +79,7 @@ fn release_name(v: u32) -> String {
     const SEASONS: [&str; 3] = ["Summer", "Winter", "Spring"];
     let n = v.saturating_sub(31);
     let season = SEASONS[(n % 3) as usize];
-    let year = 14 + (n + 2) / 3;
+    let year = 14 + n.div_ceil(3);
     format!("{season} '{year:02}")
 }
 
@@ -429,10 +429,10 @@ fn render_record(
         if org.field_access(user, object, i) == FieldAccess::Hidden {
             continue;
         }
-        if let Some(w) = &wanted {
-            if !w.contains(&f.name.to_ascii_lowercase()) {
-                continue;
-            }
+        if let Some(w) = &wanted
+            && !w.contains(&f.name.to_ascii_lowercase())
+        {
+            continue;
         }
         let v = soql::field_value(org, object, record, i)
             .map(|v| v.to_json())
@@ -611,17 +611,16 @@ async fn upsert_one(
     if let Some(in_body) = record
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(&field_name))
+        && in_body.1.as_str() != Some(value.as_str())
     {
-        if in_body.1.as_str() != Some(value.as_str()) {
-            return rest_error_fields(
-                StatusCode::BAD_REQUEST,
-                "INVALID_FIELD",
-                &format!(
-                    "The value of {field_name} in the request body does not match the value in the URL"
-                ),
-                &[field_name.clone()],
-            );
-        }
+        return rest_error_fields(
+            StatusCode::BAD_REQUEST,
+            "INVALID_FIELD",
+            &format!(
+                "The value of {field_name} in the request body does not match the value in the URL"
+            ),
+            std::slice::from_ref(&field_name),
+        );
     }
     let matches = org.tables[o].find_by_external_id(f, &value);
     if matches.len() > 1 {
@@ -863,10 +862,10 @@ fn collection_call(
     };
     let snapshot = parsed.all_or_none.then(|| snapshot_for(&org, &parsed));
     let results = run_collection(&mut org, user, &parsed, op);
-    if let Some(snapshot) = snapshot {
-        if results.iter().any(|r| r["success"] == false) {
-            restore(&mut org, snapshot);
-        }
+    if let Some(snapshot) = snapshot
+        && results.iter().any(|r| r["success"] == false)
+    {
+        restore(&mut org, snapshot);
     }
     json(StatusCode::OK, serde_json::Value::Array(results))
 }
@@ -1006,6 +1005,7 @@ fn batch_size(headers: &HeaderMap) -> usize {
         .unwrap_or(DEFAULT_BATCH_SIZE)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn page(
     org: &mut Org,
     user: usize,

@@ -239,12 +239,12 @@ pub fn write_record(
         record.set(field, value);
     }
     let def = &org.schema.objects[object];
-    if created {
-        if let Some(name_field) = def.name_field() {
-            if def.fields[name_field].defaulted_on_create && record.get(name_field).is_none() {
-                record.set(name_field, Some(Value::Text(record.id.as_str().into())));
-            }
-        }
+    if created
+        && let Some(name_field) = def.name_field()
+        && def.fields[name_field].defaulted_on_create
+        && record.get(name_field).is_none()
+    {
+        record.set(name_field, Some(Value::Text(record.id.as_str().into())));
     }
     let missing: Vec<&str> = def
         .fields
@@ -277,7 +277,7 @@ fn check_row_lock(org: &mut Org, key: &str) -> Result<(), RecordError> {
     }
     let mut h = std::collections::hash_map::DefaultHasher::new();
     key.hash(&mut h);
-    if h.finish() % 5 == 0 && org.row_lock_seen.insert(key.to_string()) {
+    if h.finish().is_multiple_of(5) && org.row_lock_seen.insert(key.to_string()) {
         return Err(RecordError::new(
             "UNABLE_TO_LOCK_ROW",
             "unable to obtain exclusive access to this record or 1 records",
@@ -566,10 +566,9 @@ pub fn delete_records(
     for id in ids {
         let outcome = check_row_lock(org, id.as_str())
             .and_then(|()| find_existing(org, object, id))
-            .map(|id| {
-                org.tables[object].remove(&id);
-                removed.insert(id);
-                id
+            .inspect(|id| {
+                org.tables[object].remove(id);
+                removed.insert(*id);
             });
         results.push(outcome);
     }
