@@ -103,8 +103,15 @@ pub struct Output {
 #[derive(Debug, Clone)]
 enum SlotSource {
     Base,
-    Path { from: usize, steps: Vec<(Kind, usize)> },
-    Join { left: bool, on: B, strategy: JoinStrategy },
+    Path {
+        from: usize,
+        steps: Vec<(Kind, usize)>,
+    },
+    Join {
+        left: bool,
+        on: B,
+        strategy: JoinStrategy,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -171,29 +178,57 @@ pub enum Prepared {
 pub fn prepare(src: &str, opts: &QueryOptions, store: &Store) -> Result<Prepared, QueryError> {
     match super::parse::parse(src, opts.dialect)? {
         Statement::ShowTables => {
-            let mut names: Vec<String> = catalog().objects.iter().map(|o| o.sql_name.clone()).collect();
+            let mut names: Vec<String> = catalog()
+                .objects
+                .iter()
+                .map(|o| o.sql_name.clone())
+                .collect();
             names.sort();
-            Ok(Prepared::Fixed { headers: vec!["Table".into()], rows: names.into_iter().map(|n| vec![n]).collect() })
+            Ok(Prepared::Fixed {
+                headers: vec!["Table".into()],
+                rows: names.into_iter().map(|n| vec![n]).collect(),
+            })
         }
         Statement::Describe(t) => {
             let obj = find_object(&t, opts.dialect)?;
             let rows = obj
                 .fields
                 .iter()
-                .map(|f| vec![f.sql_name.clone(), f.ty.sql_name().to_string(), String::new(), String::new()])
+                .map(|f| {
+                    vec![
+                        f.sql_name.clone(),
+                        f.ty.sql_name().to_string(),
+                        String::new(),
+                        String::new(),
+                    ]
+                })
                 .collect();
             Ok(Prepared::Fixed {
-                headers: vec!["Column".into(), "Type".into(), "Extra".into(), "Comment".into()],
+                headers: vec![
+                    "Column".into(),
+                    "Type".into(),
+                    "Extra".into(),
+                    "Comment".into(),
+                ],
                 rows,
             })
         }
-        Statement::Select(sel) => Binder { opts, store, slots: Vec::new() }.bind(sel).map(|p| Prepared::Select(Box::new(p))),
+        Statement::Select(sel) => Binder {
+            opts,
+            store,
+            slots: Vec::new(),
+        }
+        .bind(sel)
+        .map(|p| Prepared::Select(Box::new(p))),
     }
 }
 
 fn find_object(name: &str, dialect: Dialect) -> Result<&'static ObjectDef, QueryError> {
     catalog().object(name).ok_or_else(|| match dialect {
-        Dialect::Sql => QueryError::Semantic(format!("Table zuora.{} does not exist", name.to_ascii_lowercase())),
+        Dialect::Sql => QueryError::Semantic(format!(
+            "Table zuora.{} does not exist",
+            name.to_ascii_lowercase()
+        )),
         _ => QueryError::Syntax(format!("invalid object: {name}")),
     })
 }
@@ -215,7 +250,11 @@ impl Binder<'_> {
         if let Some(a) = &sel.from.alias {
             names.push(a.to_ascii_lowercase());
         }
-        self.slots.push(Slot { kind: base.kind, names, source: SlotSource::Base });
+        self.slots.push(Slot {
+            kind: base.kind,
+            names,
+            source: SlotSource::Base,
+        });
         for j in &sel.joins {
             let obj = find_object(&j.table.name, self.opts.dialect)?;
             let mut names = vec![obj.name.to_ascii_lowercase()];
@@ -224,10 +263,18 @@ impl Binder<'_> {
             }
             let k = self.slots.len();
             // Placeholder so the ON clause can name the new slot.
-            self.slots.push(Slot { kind: obj.kind, names, source: SlotSource::Base });
+            self.slots.push(Slot {
+                kind: obj.kind,
+                names,
+                source: SlotSource::Base,
+            });
             let on = self.predicate(&j.on)?;
             let strategy = join_strategy(&on, k, obj);
-            self.slots[k].source = SlotSource::Join { left: j.left, on, strategy };
+            self.slots[k].source = SlotSource::Join {
+                left: j.left,
+                on,
+                strategy,
+            };
         }
         let mut uses_deleted_column = false;
         let mut outputs = Vec::new();
@@ -235,7 +282,11 @@ impl Binder<'_> {
         for (i, item) in sel.items.iter().enumerate() {
             match item {
                 SelectItem::Star => {
-                    let slots: Vec<usize> = if self.sql() { (0..self.slots.len()).collect() } else { vec![0] };
+                    let slots: Vec<usize> = if self.sql() {
+                        (0..self.slots.len()).collect()
+                    } else {
+                        vec![0]
+                    };
                     for s in slots {
                         self.star(s, None, &mut outputs);
                     }
@@ -246,7 +297,9 @@ impl Binder<'_> {
                 }
                 SelectItem::Expr(Expr::Call(name, args), alias) if name == "count" => {
                     if sel.items.len() != 1 || !matches!(args.as_slice(), [Expr::Star]) {
-                        return Err(QueryError::Semantic("only a lone count(*) is supported".into()));
+                        return Err(QueryError::Semantic(
+                            "only a lone count(*) is supported".into(),
+                        ));
                     }
                     count_only = true;
                     let n = alias.clone().unwrap_or_else(|| "_col0".into());
@@ -272,7 +325,11 @@ impl Binder<'_> {
                 api_name: format!("{}.{column}", base.name),
                 label: format!("{}: {column}", base.label),
                 field_name: column.clone(),
-                ty: if *format == DeletedFormat::Boolean { OutType::Bool } else { OutType::DeletedNumeric },
+                ty: if *format == DeletedFormat::Boolean {
+                    OutType::Bool
+                } else {
+                    OutType::DeletedNumeric
+                },
                 expr: B::Deleted(0),
             });
         }
@@ -318,12 +375,17 @@ impl Binder<'_> {
             return Ok((i, None));
         }
         if self.sql() || self.opts.dialect == Dialect::Zoql {
-            return Err(QueryError::Semantic(format!("Column '{q}' cannot be resolved")));
+            return Err(QueryError::Semantic(format!(
+                "Column '{q}' cannot be resolved"
+            )));
         }
         let base = self.slots[0].kind.def();
-        let rel = base
-            .relation(q)
-            .ok_or_else(|| QueryError::Semantic(format!("There is no joined object named {q} for {}", base.name)))?;
+        let rel = base.relation(q).ok_or_else(|| {
+            QueryError::Semantic(format!(
+                "There is no joined object named {q} for {}",
+                base.name
+            ))
+        })?;
         let mut steps = Vec::new();
         let mut kind = base.kind;
         for step in rel.path {
@@ -334,7 +396,11 @@ impl Binder<'_> {
                 kind = k;
             }
         }
-        self.slots.push(Slot { kind: rel.target, names: vec![lower], source: SlotSource::Path { from: 0, steps } });
+        self.slots.push(Slot {
+            kind: rel.target,
+            names: vec![lower],
+            source: SlotSource::Path { from: 0, steps },
+        });
         Ok((self.slots.len() - 1, Some(rel.name)))
     }
 
@@ -353,17 +419,33 @@ impl Binder<'_> {
             return None;
         }
         let base = self.slots[0].kind.def();
-        base.relations.iter().find(|r| self.slots[slot].names.first().is_some_and(|n| r.name.eq_ignore_ascii_case(n))).map(|r| r.name)
+        base.relations
+            .iter()
+            .find(|r| {
+                self.slots[slot]
+                    .names
+                    .first()
+                    .is_some_and(|n| r.name.eq_ignore_ascii_case(n))
+            })
+            .map(|r| r.name)
     }
 
-    fn field_output(&self, slot: usize, fi: usize, alias: Option<&str>, rel_name: Option<&'static str>) -> Output {
+    fn field_output(
+        &self,
+        slot: usize,
+        fi: usize,
+        alias: Option<&str>,
+        rel_name: Option<&'static str>,
+    ) -> Output {
         let def = self.slots[slot].kind.def();
         let f = &def.fields[fi];
         let rel = rel_name.or_else(|| self.relation_of(slot));
         let (prefix, prefix_label) = match rel {
             Some(r) => {
                 let base = self.slots[0].kind.def();
-                let label = base.relation(r).map_or_else(|| r.to_string(), |x| x.label.clone());
+                let label = base
+                    .relation(r)
+                    .map_or_else(|| r.to_string(), |x| x.label.clone());
                 (r.to_string(), label)
             }
             None => (def.name.to_string(), def.label.clone()),
@@ -378,7 +460,12 @@ impl Binder<'_> {
         }
     }
 
-    fn output(&mut self, e: &Expr, alias: Option<&str>, position: usize) -> Result<Output, QueryError> {
+    fn output(
+        &mut self,
+        e: &Expr,
+        alias: Option<&str>,
+        position: usize,
+    ) -> Result<Output, QueryError> {
         let b = self.value(e)?;
         match b {
             B::Field(slot, fi) => {
@@ -393,7 +480,14 @@ impl Binder<'_> {
             }
             B::Deleted(_) => {
                 let n = alias.unwrap_or("deleted").to_string();
-                Ok(Output { sql_name: n.clone(), api_name: n.clone(), label: n.clone(), field_name: n, ty: OutType::Bool, expr: b })
+                Ok(Output {
+                    sql_name: n.clone(),
+                    api_name: n.clone(),
+                    label: n.clone(),
+                    field_name: n,
+                    ty: OutType::Bool,
+                    expr: b,
+                })
             }
             other => {
                 let n = alias.map_or_else(|| format!("_col{position}"), str::to_string);
@@ -405,14 +499,24 @@ impl Binder<'_> {
                     B::Lit(Value::Date(_)) => OutType::Field(FieldType::Date),
                     _ => OutType::Bool,
                 };
-                Ok(Output { sql_name: n.clone(), api_name: n.clone(), label: n.clone(), field_name: n, ty, expr: other })
+                Ok(Output {
+                    sql_name: n.clone(),
+                    api_name: n.clone(),
+                    label: n.clone(),
+                    field_name: n,
+                    ty,
+                    expr: other,
+                })
             }
         }
     }
 
     fn column(&mut self, parts: &[String]) -> Result<B, QueryError> {
-        let unknown = |name: &str| QueryError::Semantic(format!("Column '{name}' cannot be resolved"));
-        let zoql_unknown = |obj: &str, name: &str| QueryError::Semantic(format!("There is no field named {name} on {obj}"));
+        let unknown =
+            |name: &str| QueryError::Semantic(format!("Column '{name}' cannot be resolved"));
+        let zoql_unknown = |obj: &str, name: &str| {
+            QueryError::Semantic(format!("There is no field named {name} on {obj}"))
+        };
         match parts {
             [name] => {
                 if self.sql() && name.eq_ignore_ascii_case("deleted") {
@@ -428,27 +532,45 @@ impl Binder<'_> {
                     match hits.as_slice() {
                         [(s, f)] => Ok(B::Field(*s, *f)),
                         [] => Err(unknown(&name.to_ascii_lowercase())),
-                        _ => Err(QueryError::Semantic(format!("Column '{}' is ambiguous", name.to_ascii_lowercase()))),
+                        _ => Err(QueryError::Semantic(format!(
+                            "Column '{}' is ambiguous",
+                            name.to_ascii_lowercase()
+                        ))),
                     }
                 } else {
                     let def = self.slots[0].kind.def();
-                    def.field_index(name).map(|fi| B::Field(0, fi)).ok_or_else(|| zoql_unknown(def.name, name))
+                    def.field_index(name)
+                        .map(|fi| B::Field(0, fi))
+                        .ok_or_else(|| zoql_unknown(def.name, name))
                 }
             }
             [q, name] => {
-                if self.opts.dialect == Dialect::Zoql && !self.slots[0].names.contains(&q.to_ascii_lowercase()) {
-                    return Err(QueryError::Semantic("ZOQL does not support joined objects; use Export ZOQL".into()));
+                if self.opts.dialect == Dialect::Zoql
+                    && !self.slots[0].names.contains(&q.to_ascii_lowercase())
+                {
+                    return Err(QueryError::Semantic(
+                        "ZOQL does not support joined objects; use Export ZOQL".into(),
+                    ));
                 }
                 let (slot, _) = self.qualifier(q)?;
                 if self.sql() && name.eq_ignore_ascii_case("deleted") {
                     return Ok(B::Deleted(slot));
                 }
                 let def = self.slots[slot].kind.def();
-                def.field_index(name).map(|fi| B::Field(slot, fi)).ok_or_else(|| {
-                    if self.sql() { unknown(&format!("{q}.{name}").to_ascii_lowercase()) } else { zoql_unknown(def.name, name) }
-                })
+                def.field_index(name)
+                    .map(|fi| B::Field(slot, fi))
+                    .ok_or_else(|| {
+                        if self.sql() {
+                            unknown(&format!("{q}.{name}").to_ascii_lowercase())
+                        } else {
+                            zoql_unknown(def.name, name)
+                        }
+                    })
             }
-            _ => Err(QueryError::Semantic(format!("Column '{}' cannot be resolved", parts.join(".")))),
+            _ => Err(QueryError::Semantic(format!(
+                "Column '{}' cannot be resolved",
+                parts.join(".")
+            ))),
         }
     }
 
@@ -460,14 +582,17 @@ impl Binder<'_> {
             Expr::Bool(b) => B::Lit(Value::Bool(*b)),
             Expr::Null => B::Lit(Value::Null),
             Expr::Timestamp(s) => B::Lit(Value::Ts(
-                parse_sql_timestamp(s, self.opts.tenant_offset_minutes)
-                    .ok_or_else(|| QueryError::Semantic(format!("Value cannot be cast to timestamp: {s}")))?,
+                parse_sql_timestamp(s, self.opts.tenant_offset_minutes).ok_or_else(|| {
+                    QueryError::Semantic(format!("Value cannot be cast to timestamp: {s}"))
+                })?,
             )),
-            Expr::Date(s) => {
-                B::Lit(Value::Date(parse_date(s).ok_or_else(|| QueryError::Semantic(format!("Value cannot be cast to date: {s}")))?))
-            }
+            Expr::Date(s) => B::Lit(Value::Date(parse_date(s).ok_or_else(|| {
+                QueryError::Semantic(format!("Value cannot be cast to date: {s}"))
+            })?)),
             Expr::Star | Expr::Call(..) => {
-                return Err(QueryError::Semantic("functions are not supported by this simulator".into()));
+                return Err(QueryError::Semantic(
+                    "functions are not supported by this simulator".into(),
+                ));
             }
             other => self.predicate(other)?,
         })
@@ -484,7 +609,10 @@ impl Binder<'_> {
     /// Converts a literal to the type of the column it is compared with, following the dialect.
     fn coerce(&self, lit: Value<'static>, ty: FieldType, op: &str) -> Result<Coerced, QueryError> {
         let mismatch = |what: &str| {
-            QueryError::Semantic(format!("Cannot apply operator: {} {op} {what}", ty.sql_name()))
+            QueryError::Semantic(format!(
+                "Cannot apply operator: {} {op} {what}",
+                ty.sql_name()
+            ))
         };
         let Value::Str(s) = &lit else {
             return Ok(Coerced::Value(lit));
@@ -495,23 +623,36 @@ impl Binder<'_> {
                 Some((k, r)) => Value::Id(k, r),
                 None => lit,
             },
-            FieldType::DateTime if sql => return Err(mismatch(&format!("varchar({})", s.chars().count()))),
-            FieldType::DateTime => match classify_zoql_datetime(s, self.opts.tenant_offset_minutes) {
+            FieldType::DateTime if sql => {
+                return Err(mismatch(&format!("varchar({})", s.chars().count())));
+            }
+            FieldType::DateTime => match classify_zoql_datetime(s, self.opts.tenant_offset_minutes)
+            {
                 ZoqlDateTimeLiteral::Instant(ms) | ZoqlDateTimeLiteral::Date(ms) => Value::Ts(ms),
                 ZoqlDateTimeLiteral::SpaceSeparated => return Ok(Coerced::Dropped),
-                ZoqlDateTimeLiteral::Invalid => return Err(QueryError::Syntax(format!("invalid datetime value '{s}'"))),
+                ZoqlDateTimeLiteral::Invalid => {
+                    return Err(QueryError::Syntax(format!("invalid datetime value '{s}'")));
+                }
             },
-            FieldType::Date if sql => return Err(mismatch(&format!("varchar({})", s.chars().count()))),
+            FieldType::Date if sql => {
+                return Err(mismatch(&format!("varchar({})", s.chars().count())));
+            }
             FieldType::Date => Value::Date(
-                parse_date(s.get(..10).unwrap_or(s)).ok_or_else(|| QueryError::Syntax(format!("invalid date value '{s}'")))?,
+                parse_date(s.get(..10).unwrap_or(s))
+                    .ok_or_else(|| QueryError::Syntax(format!("invalid date value '{s}'")))?,
             ),
-            FieldType::Bool if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => {
+            FieldType::Bool
+                if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") =>
+            {
                 Value::Bool(s.eq_ignore_ascii_case("true"))
             }
-            FieldType::Int | FieldType::Decimal if sql => return Err(mismatch(&format!("varchar({})", s.chars().count()))),
-            FieldType::Int | FieldType::Decimal => {
-                Value::Dec(parse_decimal(s).ok_or_else(|| QueryError::Syntax(format!("invalid number '{s}'")))?)
+            FieldType::Int | FieldType::Decimal if sql => {
+                return Err(mismatch(&format!("varchar({})", s.chars().count())));
             }
+            FieldType::Int | FieldType::Decimal => Value::Dec(
+                parse_decimal(s)
+                    .ok_or_else(|| QueryError::Syntax(format!("invalid number '{s}'")))?,
+            ),
             _ => lit,
         }))
     }
@@ -524,7 +665,10 @@ impl Binder<'_> {
             Expr::IsNull(a, neg) => B::IsNull(Box::new(self.value(a)?), *neg),
             Expr::Cmp(op, a, b) => self.comparison(*op, a, b)?,
             Expr::Between(a, lo, hi, neg) => {
-                let both = B::And(Box::new(self.comparison(CmpOp::Ge, a, lo)?), Box::new(self.comparison(CmpOp::Le, a, hi)?));
+                let both = B::And(
+                    Box::new(self.comparison(CmpOp::Ge, a, lo)?),
+                    Box::new(self.comparison(CmpOp::Le, a, hi)?),
+                );
                 if *neg { B::Not(Box::new(both)) } else { both }
             }
             Expr::In(a, list, neg) => {
@@ -550,14 +694,23 @@ impl Binder<'_> {
             Expr::Column(_) => {
                 let v = self.value(e)?;
                 if self.ty(&v) != Some(FieldType::Bool) {
-                    return Err(QueryError::Semantic("WHERE clause must evaluate to a boolean".into()));
+                    return Err(QueryError::Semantic(
+                        "WHERE clause must evaluate to a boolean".into(),
+                    ));
                 }
-                B::Cmp(CmpOp::Eq, Box::new(v), Box::new(B::Lit(Value::Bool(true))), false)
+                B::Cmp(
+                    CmpOp::Eq,
+                    Box::new(v),
+                    Box::new(B::Lit(Value::Bool(true))),
+                    false,
+                )
             }
             other => {
                 let v = self.value(other)?;
                 if matches!(v, B::Lit(_) | B::Field(..) | B::Deleted(_)) {
-                    return Err(QueryError::Semantic("WHERE clause must evaluate to a boolean".into()));
+                    return Err(QueryError::Semantic(
+                        "WHERE clause must evaluate to a boolean".into(),
+                    ));
                 }
                 v
             }
@@ -586,7 +739,9 @@ impl Binder<'_> {
             _ => (l, r),
         };
         // Export ZOQL compares instants at whole seconds (stored values carry milliseconds).
-        let seconds = !self.sql() && (self.ty(&l) == Some(FieldType::DateTime) || self.ty(&r) == Some(FieldType::DateTime));
+        let seconds = !self.sql()
+            && (self.ty(&l) == Some(FieldType::DateTime)
+                || self.ty(&r) == Some(FieldType::DateTime));
         Ok(B::Cmp(op, Box::new(l), Box::new(r), seconds))
     }
 }
@@ -598,18 +753,22 @@ enum Coerced {
 }
 
 fn number(n: &str) -> Result<Value<'static>, QueryError> {
-    if !n.contains('.') {
-        if let Ok(i) = n.parse::<i64>() {
-            return Ok(Value::Int(i));
-        }
+    if !n.contains('.')
+        && let Ok(i) = n.parse::<i64>()
+    {
+        return Ok(Value::Int(i));
     }
-    parse_decimal(n).map(Value::Dec).ok_or_else(|| QueryError::Syntax(format!("invalid number {n}")))
+    parse_decimal(n)
+        .map(Value::Dec)
+        .ok_or_else(|| QueryError::Syntax(format!("invalid number {n}")))
 }
 
 fn mentions_deleted(b: &B) -> bool {
     match b {
         B::Deleted(_) => true,
-        B::Cmp(_, x, y, _) | B::And(x, y) | B::Or(x, y) => mentions_deleted(x) || mentions_deleted(y),
+        B::Cmp(_, x, y, _) | B::And(x, y) | B::Or(x, y) => {
+            mentions_deleted(x) || mentions_deleted(y)
+        }
         B::Not(x) | B::IsNull(x, _) | B::In(x, _, _) | B::Like(x, _, _) => mentions_deleted(x),
         _ => false,
     }
@@ -619,7 +778,9 @@ fn refers_only_below(b: &B, k: usize) -> bool {
     match b {
         B::Field(s, _) | B::Deleted(s) => *s < k,
         B::Lit(_) | B::True => true,
-        B::Cmp(_, x, y, _) | B::And(x, y) | B::Or(x, y) => refers_only_below(x, k) && refers_only_below(y, k),
+        B::Cmp(_, x, y, _) | B::And(x, y) | B::Or(x, y) => {
+            refers_only_below(x, k) && refers_only_below(y, k)
+        }
         B::Not(x) | B::IsNull(x, _) | B::In(x, _, _) | B::Like(x, _, _) => refers_only_below(x, k),
     }
 }
@@ -670,7 +831,11 @@ pub struct ResultRows {
 impl ResultRows {
     /// Number of result rows.
     pub fn len(&self) -> usize {
-        if self.count.is_some() { 1 } else { self.tuples.len() / self.stride.max(1) }
+        if self.count.is_some() {
+            1
+        } else {
+            self.tuples.len() / self.stride.max(1)
+        }
     }
 
     /// Whether there are no rows.
@@ -705,7 +870,11 @@ impl Plan {
         let mut tuples: Vec<Row> = Vec::new();
         let indexes = self.join_indexes(store);
         let base = store.table(self.base);
-        let limit = if self.order.is_empty() && !self.count_only { self.limit } else { None };
+        let limit = if self.order.is_empty() && !self.count_only {
+            self.limit
+        } else {
+            None
+        };
         let mut count = 0usize;
         let mut tuple = vec![NO_ROW; stride];
         for row in 0..base.len() as Row {
@@ -722,7 +891,11 @@ impl Plan {
             }
             tuple[0] = row;
             self.expand(store, &indexes, 1, &mut tuple, &mut |t| {
-                if self.filter.as_ref().is_none_or(|f| truth(f, store, &self.slots, t) == Some(true)) {
+                if self
+                    .filter
+                    .as_ref()
+                    .is_none_or(|f| truth(f, store, &self.slots, t) == Some(true))
+                {
                     count += 1;
                     if !self.count_only {
                         tuples.extend_from_slice(t);
@@ -734,7 +907,11 @@ impl Plan {
             }
         }
         if self.count_only {
-            return ResultRows { tuples, stride, count: Some(count) };
+            return ResultRows {
+                tuples,
+                stride,
+                count: Some(count),
+            };
         }
         if !self.order.is_empty() {
             tuples = self.sort(store, tuples, stride);
@@ -742,7 +919,11 @@ impl Plan {
         if let Some(l) = self.limit {
             tuples.truncate(l.saturating_mul(stride));
         }
-        ResultRows { tuples, stride, count: None }
+        ResultRows {
+            tuples,
+            stride,
+            count: None,
+        }
     }
 
     fn sort(&self, store: &Store, tuples: Vec<Row>, stride: usize) -> Vec<Row> {
@@ -750,7 +931,10 @@ impl Plan {
         let keys: Vec<Vec<Value<'_>>> = (0..n)
             .map(|i| {
                 let t = &tuples[i * stride..(i + 1) * stride];
-                self.order.iter().map(|(e, _)| eval(e, store, &self.slots, t)).collect()
+                self.order
+                    .iter()
+                    .map(|(e, _)| eval(e, store, &self.slots, t))
+                    .collect()
             })
             .collect();
         let mut idx: Vec<usize> = (0..n).collect();
@@ -774,7 +958,11 @@ impl Plan {
     fn join_indexes(&self, store: &Store) -> HashMap<usize, HashMap<Row, Vec<Row>>> {
         let mut out = HashMap::new();
         for (k, slot) in self.slots.iter().enumerate() {
-            if let SlotSource::Join { strategy: JoinStrategy::ByRef(f, _), .. } = &slot.source {
+            if let SlotSource::Join {
+                strategy: JoinStrategy::ByRef(f, _),
+                ..
+            } = &slot.source
+            {
                 let t = store.table(slot.kind);
                 let mut idx: HashMap<Row, Vec<Row>> = HashMap::new();
                 for r in 0..t.len() as Row {
@@ -801,7 +989,11 @@ impl Plan {
             return;
         }
         let slot = &self.slots[k];
-        let joined_mode = if self.deleted == DeletedMode::Only { DeletedMode::Both } else { self.deleted };
+        let joined_mode = if self.deleted == DeletedMode::Only {
+            DeletedMode::Both
+        } else {
+            self.deleted
+        };
         match &slot.source {
             SlotSource::Base => {
                 tuple[k] = NO_ROW;
@@ -812,7 +1004,9 @@ impl Plan {
                 for (kind, fi) in steps {
                     cur = cur.and_then(|r| store.table(*kind).get_ref(r, *fi));
                 }
-                tuple[k] = cur.filter(|&r| self.visible(store, slot.kind, r, DeletedMode::Exclude)).unwrap_or(NO_ROW);
+                tuple[k] = cur
+                    .filter(|&r| self.visible(store, slot.kind, r, DeletedMode::Exclude))
+                    .unwrap_or(NO_ROW);
                 self.expand(store, indexes, k + 1, tuple, emit);
             }
             SlotSource::Join { left, on, strategy } => {
@@ -823,14 +1017,20 @@ impl Plan {
                         _ => Vec::new(),
                     },
                     JoinStrategy::ByRef(_, other) => match eval(other, store, &self.slots, tuple) {
-                        Value::Id(_, r) => indexes.get(&k).and_then(|ix| ix.get(&r)).cloned().unwrap_or_default(),
+                        Value::Id(_, r) => indexes
+                            .get(&k)
+                            .and_then(|ix| ix.get(&r))
+                            .cloned()
+                            .unwrap_or_default(),
                         _ => Vec::new(),
                     },
                     JoinStrategy::Scan => (0..store.table(slot.kind).len() as Row).collect(),
                 };
                 let mut matched = false;
                 for c in candidates {
-                    if (c as usize) >= store.table(slot.kind).len() || !self.visible(store, slot.kind, c, joined_mode) {
+                    if (c as usize) >= store.table(slot.kind).len()
+                        || !self.visible(store, slot.kind, c, joined_mode)
+                    {
                         continue;
                     }
                     tuple[k] = c;
@@ -909,7 +1109,9 @@ fn truth(b: &B, store: &Store, slots: &[Slot], tuple: &[Row]) -> Option<bool> {
             if v.is_null() {
                 return None;
             }
-            let found = list.iter().any(|item| compare(&v, item) == Some(Ordering::Equal));
+            let found = list
+                .iter()
+                .any(|item| compare(&v, item) == Some(Ordering::Equal));
             Some(found != *neg)
         }
         B::Like(x, pattern, neg) => {
@@ -974,7 +1176,16 @@ mod tests {
 
     fn store() -> Store {
         let mut s = Store::new(IdCodec::new(0x2c92_c0f8, 0));
-        generate(&mut s, &GenConfig { seed: 3, accounts: 120, crm_share: 0.5, now_ms: NOW, number_offset: 0 });
+        generate(
+            &mut s,
+            &GenConfig {
+                seed: 3,
+                accounts: 120,
+                crm_share: 0.5,
+                now_ms: NOW,
+                number_offset: 0,
+            },
+        );
         s
     }
 
@@ -1002,7 +1213,11 @@ mod tests {
     #[test]
     fn where_filters_like_a_reference_scan() {
         let s = store();
-        let (_, r) = run(&s, "select id, balance from account where balance > 100 and status = 'Active'", &opts(Dialect::Sql));
+        let (_, r) = run(
+            &s,
+            "select id, balance from account where balance > 100 and status = 'Active'",
+            &opts(Dialect::Sql),
+        );
         let t = s.table(Kind::Account);
         let def = Kind::Account.def();
         let expected = (0..t.len() as Row)
@@ -1020,22 +1235,49 @@ mod tests {
     fn joins_follow_references_and_left_join_keeps_unmatched() {
         let s = store();
         let o = opts(Dialect::Sql);
-        let (_, inner) = run(&s, "select a.id, s.id from account a join subscription s on s.accountid = a.id", &o);
-        let subs = (0..s.table(Kind::Subscription).len() as Row).filter(|&r| !s.table(Kind::Subscription).is_deleted(r)).count();
+        let (_, inner) = run(
+            &s,
+            "select a.id, s.id from account a join subscription s on s.accountid = a.id",
+            &o,
+        );
+        let subs = (0..s.table(Kind::Subscription).len() as Row)
+            .filter(|&r| !s.table(Kind::Subscription).is_deleted(r))
+            .count();
         assert_eq!(inner.len(), subs);
-        let (_, left) = run(&s, "select a.id, s.id from account a left join subscription s on s.accountid = a.id", &o);
-        assert!(left.len() > inner.len(), "accounts without subscriptions appear once with NULLs");
-        let (_, scan) = run(&s, "select a.id from account a join contact c on c.accountid = a.id and c.lastname = c.lastname", &o);
-        let (_, by_id) = run(&s, "select a.id from contact c join account a on a.id = c.accountid", &o);
+        let (_, left) = run(
+            &s,
+            "select a.id, s.id from account a left join subscription s on s.accountid = a.id",
+            &o,
+        );
+        assert!(
+            left.len() > inner.len(),
+            "accounts without subscriptions appear once with NULLs"
+        );
+        let (_, scan) = run(
+            &s,
+            "select a.id from account a join contact c on c.accountid = a.id and c.lastname = c.lastname",
+            &o,
+        );
+        let (_, by_id) = run(
+            &s,
+            "select a.id from contact c join account a on a.id = c.accountid",
+            &o,
+        );
         assert_eq!(scan.len(), by_id.len());
     }
 
     #[test]
     fn order_by_and_limit() {
         let s = store();
-        let (p, r) = run(&s, "select name from account order by name desc limit 5", &opts(Dialect::Sql));
+        let (p, r) = run(
+            &s,
+            "select name from account order by name desc limit 5",
+            &opts(Dialect::Sql),
+        );
         assert_eq!(r.len(), 5);
-        let names: Vec<String> = (0..5).map(|i| format!("{:?}", p.output_value(0, &s, r.tuple(i)))).collect();
+        let names: Vec<String> = (0..5)
+            .map(|i| format!("{:?}", p.output_value(0, &s, r.tuple(i))))
+            .collect();
         let mut sorted = names.clone();
         sorted.sort_by(|a, b| b.cmp(a));
         assert_eq!(names, sorted);
@@ -1045,10 +1287,24 @@ mod tests {
     fn sql_rejects_string_literals_for_timestamps_but_takes_timestamp_literals() {
         let s = store();
         let o = opts(Dialect::Sql);
-        let e = prepare("select id from account where updateddate > '2026-01-01'", &o, &s).unwrap_err();
+        let e = prepare(
+            "select id from account where updateddate > '2026-01-01'",
+            &o,
+            &s,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("Cannot apply operator"));
-        let (_, r) = run(&s, "select id from account where updateddate >= TIMESTAMP '1970-01-02 00:00:00 +00:00'", &o);
-        assert_eq!(r.len(), (0..120).filter(|&row| !s.table(Kind::Account).is_deleted(row)).count());
+        let (_, r) = run(
+            &s,
+            "select id from account where updateddate >= TIMESTAMP '1970-01-02 00:00:00 +00:00'",
+            &o,
+        );
+        assert_eq!(
+            r.len(),
+            (0..120)
+                .filter(|&row| !s.table(Kind::Account).is_deleted(row))
+                .count()
+        );
     }
 
     #[test]
@@ -1056,8 +1312,16 @@ mod tests {
         let s = store();
         let o = opts(Dialect::ZoqlExport);
         let (_, all) = run(&s, "select Id from Account", &o);
-        let (_, quirk) = run(&s, "select Id from Account where UpdatedDate >= '2099-01-01 00:00:00'", &o);
-        let (_, iso) = run(&s, "select Id from Account where UpdatedDate >= '2099-01-01T00:00:00Z'", &o);
+        let (_, quirk) = run(
+            &s,
+            "select Id from Account where UpdatedDate >= '2099-01-01 00:00:00'",
+            &o,
+        );
+        let (_, iso) = run(
+            &s,
+            "select Id from Account where UpdatedDate >= '2099-01-01T00:00:00Z'",
+            &o,
+        );
         assert_eq!(quirk.len(), all.len());
         assert_eq!(iso.len(), 0);
     }
@@ -1079,10 +1343,28 @@ mod tests {
     #[test]
     fn zoql_star_returns_only_exportable_fields() {
         let s = store();
-        let (p, _) = run(&s, "select * from RatePlanCharge limit 1", &opts(Dialect::ZoqlExport));
+        let (p, _) = run(
+            &s,
+            "select * from RatePlanCharge limit 1",
+            &opts(Dialect::ZoqlExport),
+        );
         assert!(p.outputs.iter().all(|o| o.field_name != "RolloverBalance"));
-        assert!(prepare("select RolloverBalance from RatePlanCharge", &opts(Dialect::ZoqlExport), &s).is_err());
-        assert!(prepare("select RolloverBalance from RatePlanCharge", &opts(Dialect::Zoql), &s).is_ok());
+        assert!(
+            prepare(
+                "select RolloverBalance from RatePlanCharge",
+                &opts(Dialect::ZoqlExport),
+                &s
+            )
+            .is_err()
+        );
+        assert!(
+            prepare(
+                "select RolloverBalance from RatePlanCharge",
+                &opts(Dialect::Zoql),
+                &s
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -1097,7 +1379,10 @@ mod tests {
         assert_eq!(both.len(), live.len() + deleted.len());
         let t = s.table(Kind::Contact);
         let all_deleted = (0..t.len() as Row).filter(|&r| t.is_deleted(r)).count();
-        assert!(deleted.len() <= all_deleted, "rows deleted over 30 days ago are purged");
+        assert!(
+            deleted.len() <= all_deleted,
+            "rows deleted over 30 days ago are purged"
+        );
         assert!(prepare("select id from contact where deleted = true", &o, &s).is_err());
     }
 
@@ -1114,17 +1399,31 @@ mod tests {
     fn show_tables_and_describe() {
         let s = store();
         let o = opts(Dialect::Sql);
-        let Prepared::Fixed { rows, .. } = prepare("show tables", &o, &s).unwrap() else { panic!() };
+        let Prepared::Fixed { rows, .. } = prepare("show tables", &o, &s).unwrap() else {
+            panic!()
+        };
         assert!(rows.iter().any(|r| r[0] == "invoiceitem"));
-        let Prepared::Fixed { headers, rows } = prepare("DESCRIBE account", &o, &s).unwrap() else { panic!() };
+        let Prepared::Fixed { headers, rows } = prepare("DESCRIBE account", &o, &s).unwrap() else {
+            panic!()
+        };
         assert_eq!(headers, ["Column", "Type", "Extra", "Comment"]);
-        assert!(rows.iter().any(|r| r[0] == "updateddate" && r[1].starts_with("timestamp")));
+        assert!(
+            rows.iter()
+                .any(|r| r[0] == "updateddate" && r[1].starts_with("timestamp"))
+        );
     }
 
     #[test]
     fn count_star() {
         let s = store();
         let (_, r) = run(&s, "select count(*) from account", &opts(Dialect::Sql));
-        assert_eq!(r.count, Some((0..120).filter(|&row| !s.table(Kind::Account).is_deleted(row)).count()));
+        assert_eq!(
+            r.count,
+            Some(
+                (0..120)
+                    .filter(|&row| !s.table(Kind::Account).is_deleted(row))
+                    .count()
+            )
+        );
     }
 }

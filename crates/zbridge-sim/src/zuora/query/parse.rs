@@ -47,7 +47,10 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
     let chars: Vec<char> = src.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
-    let err = |pos: usize, m: &str| ParseError { pos, message: m.to_string() };
+    let err = |pos: usize, m: &str| ParseError {
+        pos,
+        message: m.to_string(),
+    };
     while i < chars.len() {
         let c = chars[i];
         let start = i;
@@ -62,7 +65,9 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
             continue;
         }
         if c.is_alphabetic() || c == '_' {
-            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '$') {
+            while i < chars.len()
+                && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '$')
+            {
                 i += 1;
             }
             out.push((Tok::Ident(chars[start..i].iter().collect()), start));
@@ -97,7 +102,14 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, usize)>, ParseError> {
                     }
                 }
             }
-            out.push((if quote == '\'' { Tok::Str(s) } else { Tok::Quoted(s) }, start));
+            out.push((
+                if quote == '\'' {
+                    Tok::Str(s)
+                } else {
+                    Tok::Quoted(s)
+                },
+                start,
+            ));
             continue;
         }
         let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
@@ -247,7 +259,11 @@ pub enum Statement {
 /// Parses one statement.
 pub fn parse(src: &str, dialect: Dialect) -> Result<Statement, ParseError> {
     let toks = tokenize(src)?;
-    let mut p = Parser { toks, i: 0, dialect };
+    let mut p = Parser {
+        toks,
+        i: 0,
+        dialect,
+    };
     let stmt = p.statement()?;
     if p.peek_sym(";") {
         p.i += 1;
@@ -275,8 +291,9 @@ struct Parser {
 }
 
 const RESERVED: &[&str] = &[
-    "select", "from", "where", "and", "or", "not", "order", "by", "limit", "join", "left", "inner", "outer", "on", "as",
-    "is", "null", "in", "like", "between", "asc", "desc", "group", "having", "right", "full", "cross",
+    "select", "from", "where", "and", "or", "not", "order", "by", "limit", "join", "left", "inner",
+    "outer", "on", "as", "is", "null", "in", "like", "between", "asc", "desc", "group", "having",
+    "right", "full", "cross",
 ];
 
 impl Parser {
@@ -289,7 +306,10 @@ impl Parser {
     }
 
     fn error(&self, m: &str) -> ParseError {
-        ParseError { pos: self.pos(), message: m.to_string() }
+        ParseError {
+            pos: self.pos(),
+            message: m.to_string(),
+        }
     }
 
     fn peek_kw(&self, kw: &str) -> bool {
@@ -313,7 +333,11 @@ impl Parser {
         if self.eat_kw(kw) {
             Ok(())
         } else {
-            Err(self.error(&format!("expected {} but found '{}'", kw.to_uppercase(), show(self.peek()))))
+            Err(self.error(&format!(
+                "expected {} but found '{}'",
+                kw.to_uppercase(),
+                show(self.peek())
+            )))
         }
     }
 
@@ -331,7 +355,11 @@ impl Parser {
     }
 
     fn expect_sym(&mut self, s: &str) -> Result<(), ParseError> {
-        if self.eat_sym(s) { Ok(()) } else { Err(self.error(&format!("expected '{s}' but found '{}'", show(self.peek())))) }
+        if self.eat_sym(s) {
+            Ok(())
+        } else {
+            Err(self.error(&format!("expected '{s}' but found '{}'", show(self.peek()))))
+        }
     }
 
     fn name(&mut self) -> Result<String, ParseError> {
@@ -399,14 +427,20 @@ impl Parser {
                 break;
             }
             if self.dialect != Dialect::Sql {
-                return Err(self.error("JOIN is not supported; use dot notation for joined objects"));
+                return Err(
+                    self.error("JOIN is not supported; use dot notation for joined objects")
+                );
             }
             let table = self.table_ref()?;
             self.expect_kw("on")?;
             let on = self.expr()?;
             joins.push(Join { left, table, on });
         }
-        let filter = if self.eat_kw("where") { Some(self.expr()?) } else { None };
+        let filter = if self.eat_kw("where") {
+            Some(self.expr()?)
+        } else {
+            None
+        };
         if self.peek_kw("group") {
             return Err(self.error("GROUP BY is not supported by this simulator"));
         }
@@ -434,14 +468,28 @@ impl Parser {
             match self.peek().clone() {
                 Tok::Num(n) => {
                     self.i += 1;
-                    Some(n.parse::<u64>().map_err(|_| self.error("LIMIT needs a whole number"))?)
+                    Some(
+                        n.parse::<u64>()
+                            .map_err(|_| self.error("LIMIT needs a whole number"))?,
+                    )
                 }
-                other => return Err(self.error(&format!("LIMIT needs a number, found '{}'", show(&other)))),
+                other => {
+                    return Err(
+                        self.error(&format!("LIMIT needs a number, found '{}'", show(&other)))
+                    );
+                }
             }
         } else {
             None
         };
-        Ok(Select { items, from, joins, filter, order_by, limit })
+        Ok(Select {
+            items,
+            from,
+            joins,
+            filter,
+            order_by,
+            limit,
+        })
     }
 
     fn select_item(&mut self) -> Result<SelectItem, ParseError> {
@@ -488,10 +536,9 @@ impl Parser {
         while self.eat_sym(".") {
             name = self.name()?;
         }
-        let alias = if self.eat_kw("as") {
-            Some(self.name()?)
-        } else if self.dialect == Dialect::Sql
-            && matches!(self.peek(), Tok::Ident(s) if !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(s)))
+        let alias = if self.eat_kw("as")
+            || self.dialect == Dialect::Sql
+                && matches!(self.peek(), Tok::Ident(s) if !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(s)))
         {
             Some(self.name()?)
         } else {
@@ -532,7 +579,10 @@ impl Parser {
             self.expect_kw("null")?;
             return Ok(Expr::IsNull(Box::new(left), neg));
         }
-        let neg = self.peek_kw("not") && (self.peek_kw_at(1, "in") || self.peek_kw_at(1, "like") || self.peek_kw_at(1, "between"));
+        let neg = self.peek_kw("not")
+            && (self.peek_kw_at(1, "in")
+                || self.peek_kw_at(1, "like")
+                || self.peek_kw_at(1, "between"));
         if neg {
             self.i += 1;
         }
@@ -557,12 +607,21 @@ impl Parser {
                     self.i += 1;
                     s
                 }
-                other => return Err(self.error(&format!("LIKE needs a quoted pattern, found '{}'", show(&other)))),
+                other => {
+                    return Err(self.error(&format!(
+                        "LIKE needs a quoted pattern, found '{}'",
+                        show(&other)
+                    )));
+                }
             };
             if self.dialect != Dialect::Sql {
                 let wildcards = pattern.matches('%').count();
-                if wildcards > 1 || (wildcards == 1 && !pattern.starts_with('%') && !pattern.ends_with('%')) {
-                    return Err(self.error("'%' may appear only once, at the start or the end of a LIKE pattern"));
+                if wildcards > 1
+                    || (wildcards == 1 && !pattern.starts_with('%') && !pattern.ends_with('%'))
+                {
+                    return Err(self.error(
+                        "'%' may appear only once, at the start or the end of a LIKE pattern",
+                    ));
                 }
             }
             return Ok(Expr::Like(Box::new(left), pattern, neg));
@@ -571,7 +630,12 @@ impl Parser {
             let lo = self.primary()?;
             self.expect_kw("and")?;
             let hi = self.primary()?;
-            return Ok(Expr::Between(Box::new(left), Box::new(lo), Box::new(hi), neg));
+            return Ok(Expr::Between(
+                Box::new(left),
+                Box::new(lo),
+                Box::new(hi),
+                neg,
+            ));
         }
         if neg {
             return Err(self.error("expected IN, LIKE or BETWEEN after NOT"));
@@ -606,7 +670,10 @@ impl Parser {
                         self.i += 1;
                         Ok(Expr::Num(format!("-{n}")))
                     }
-                    other => Err(self.error(&format!("expected a number after '-', found '{}'", show(&other)))),
+                    other => Err(self.error(&format!(
+                        "expected a number after '-', found '{}'",
+                        show(&other)
+                    ))),
                 }
             }
             Tok::Sym("*") => {
@@ -634,12 +701,21 @@ impl Parser {
                     && matches!(self.toks.get(self.i + 1), Some((Tok::Str(_), _))) =>
             {
                 if self.dialect != Dialect::Sql {
-                    return Err(self.error(&format!("{} literals are not supported in ZOQL", w.to_uppercase())));
+                    return Err(self.error(&format!(
+                        "{} literals are not supported in ZOQL",
+                        w.to_uppercase()
+                    )));
                 }
                 self.i += 1;
-                let Tok::Str(s) = self.peek().clone() else { return Err(self.error("expected a quoted literal")) };
+                let Tok::Str(s) = self.peek().clone() else {
+                    return Err(self.error("expected a quoted literal"));
+                };
                 self.i += 1;
-                Ok(if w.eq_ignore_ascii_case("date") { Expr::Date(s) } else { Expr::Timestamp(s) })
+                Ok(if w.eq_ignore_ascii_case("date") {
+                    Expr::Date(s)
+                } else {
+                    Expr::Timestamp(s)
+                })
             }
             Tok::Ident(_) | Tok::Quoted(_) => {
                 let first = self.name()?;
@@ -657,7 +733,9 @@ impl Parser {
                     return Ok(Expr::Call(first.to_ascii_lowercase(), args));
                 }
                 let mut parts = vec![first];
-                while self.peek_sym(".") && !matches!(self.toks.get(self.i + 1), Some((Tok::Sym("*"), _))) {
+                while self.peek_sym(".")
+                    && !matches!(self.toks.get(self.i + 1), Some((Tok::Sym("*"), _)))
+                {
                     self.i += 1;
                     parts.push(self.name()?);
                 }
@@ -675,7 +753,11 @@ mod tests {
 
     #[test]
     fn parses_the_documented_data_query_example() {
-        let s = parse("SELECT accountnumber, balance FROM Account WHERE Account.balance > 100", Dialect::Sql).unwrap();
+        let s = parse(
+            "SELECT accountnumber, balance FROM Account WHERE Account.balance > 100",
+            Dialect::Sql,
+        )
+        .unwrap();
         let Statement::Select(sel) = s else { panic!() };
         assert_eq!(sel.items.len(), 2);
         assert_eq!(sel.from.name, "Account");
@@ -687,7 +769,9 @@ mod tests {
         let q = "select a.name, s.name as sub from account a left join subscription s on s.accountid = a.id \
                  where a.status in ('Active','Draft') and a.name like 'Blue%' and a.updateddate >= TIMESTAMP '2026-01-01 00:00:00 +00:00' \
                  and not (a.crmid is null) order by a.name desc, s.name limit 10";
-        let Statement::Select(sel) = parse(q, Dialect::Sql).unwrap() else { panic!() };
+        let Statement::Select(sel) = parse(q, Dialect::Sql).unwrap() else {
+            panic!()
+        };
         assert_eq!(sel.joins.len(), 1);
         assert!(sel.joins[0].left);
         assert_eq!(sel.order_by.len(), 2);
@@ -697,27 +781,66 @@ mod tests {
 
     #[test]
     fn show_and_describe() {
-        assert_eq!(parse("SHOW TABLES", Dialect::Sql).unwrap(), Statement::ShowTables);
-        assert_eq!(parse("describe account", Dialect::Sql).unwrap(), Statement::Describe("account".into()));
-        assert_eq!(parse("SHOW COLUMNS FROM invoice;", Dialect::Sql).unwrap(), Statement::Describe("invoice".into()));
+        assert_eq!(
+            parse("SHOW TABLES", Dialect::Sql).unwrap(),
+            Statement::ShowTables
+        );
+        assert_eq!(
+            parse("describe account", Dialect::Sql).unwrap(),
+            Statement::Describe("account".into())
+        );
+        assert_eq!(
+            parse("SHOW COLUMNS FROM invoice;", Dialect::Sql).unwrap(),
+            Statement::Describe("invoice".into())
+        );
     }
 
     #[test]
     fn zoql_rejects_what_it_lacks() {
-        assert!(parse("select Id from Account where Id in ('a')", Dialect::ZoqlExport).is_err());
-        assert!(parse("select Id from Account where UpdatedDate > TIMESTAMP '2026-01-01 00:00:00'", Dialect::ZoqlExport).is_err());
+        assert!(
+            parse(
+                "select Id from Account where Id in ('a')",
+                Dialect::ZoqlExport
+            )
+            .is_err()
+        );
+        assert!(
+            parse(
+                "select Id from Account where UpdatedDate > TIMESTAMP '2026-01-01 00:00:00'",
+                Dialect::ZoqlExport
+            )
+            .is_err()
+        );
         assert!(parse("select * from Account", Dialect::Zoql).is_err());
         assert!(parse("select Id from Account order by Id", Dialect::Zoql).is_err());
-        assert!(parse("select Id from Account where Name like 'a%b'", Dialect::ZoqlExport).is_err());
-        assert!(parse("select Account.Id, BillToContact.* from Account where Name like '%Labs'", Dialect::ZoqlExport).is_ok());
+        assert!(
+            parse(
+                "select Id from Account where Name like 'a%b'",
+                Dialect::ZoqlExport
+            )
+            .is_err()
+        );
+        assert!(
+            parse(
+                "select Account.Id, BillToContact.* from Account where Name like '%Labs'",
+                Dialect::ZoqlExport
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn doubled_quotes_escape() {
-        let Statement::Select(sel) = parse("select Id from Contact where LastName = 'O''Brien'", Dialect::Zoql).unwrap() else {
+        let Statement::Select(sel) = parse(
+            "select Id from Contact where LastName = 'O''Brien'",
+            Dialect::Zoql,
+        )
+        .unwrap() else {
             panic!()
         };
-        assert!(matches!(sel.filter, Some(Expr::Cmp(_, _, r)) if *r == Expr::Str("O'Brien".into())));
+        assert!(
+            matches!(sel.filter, Some(Expr::Cmp(_, _, r)) if *r == Expr::Str("O'Brien".into()))
+        );
     }
 
     proptest! {
