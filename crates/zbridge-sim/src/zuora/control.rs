@@ -57,7 +57,31 @@ async fn info(State(sim): State<Arc<Sim>>) -> Response {
         .map(|e| {
             let store = e.store.read().unwrap_or_else(|p| p.into_inner());
             let counts: BTreeMap<&str, usize> = store.counts().into_iter().collect();
-            json!({"id": e.uuid, "rows": counts})
+            let live: BTreeMap<&str, usize> = store
+                .tables
+                .iter()
+                .map(|t| {
+                    (
+                        t.kind.def().name,
+                        (0..t.len() as Row).filter(|&r| !t.is_deleted(r)).count(),
+                    )
+                })
+                .collect();
+            let cutoff = sim.now_ms() - super::query::exec::DELETED_RETENTION_MS;
+            let deleted: BTreeMap<&str, usize> = store
+                .tables
+                .iter()
+                .map(|t| {
+                    (
+                        t.kind.def().name,
+                        t.deleted_at
+                            .iter()
+                            .filter(|&&d| d != i64::MIN && d >= cutoff)
+                            .count(),
+                    )
+                })
+                .collect();
+            json!({"id": e.uuid, "rows": counts, "liveRows": live, "retainedDeletedRows": deleted})
         })
         .collect();
     Json(json!({

@@ -27,6 +27,8 @@ pub struct GenConfig {
     pub now_ms: i64,
     /// Offset added to account numbers, so entities of one tenant do not collide.
     pub number_offset: usize,
+    /// Whether some free-text values contain line breaks (as real tenants' notes do).
+    pub multiline_text: bool,
 }
 
 const ADJECTIVES: &[&str] = &[
@@ -372,6 +374,12 @@ fn crm_id(rng: &mut ChaCha8Rng) -> String {
     id + &suffix
 }
 
+/// A note with commas and quotes, and with line breaks unless `multiline` is off.
+fn awkward_note(rng: &mut ChaCha8Rng, multiline: bool) -> &'static str {
+    let note = *pick(rng, AWKWARD_NOTES);
+    if multiline { note } else { AWKWARD_NOTES[0] }
+}
+
 fn account_family(store: &mut Store, ctx: &mut Ctx, rng: &mut ChaCha8Rng, i: usize) {
     let now = ctx.cfg.now_ms;
     let created = now - rng.random_range(30..1095) * DAY_MS - rng.random_range(0..DAY_MS);
@@ -439,7 +447,11 @@ fn account_family(store: &mut Store, ctx: &mut Ctx, rng: &mut ChaCha8Rng, i: usi
             Arc::from(format!("{} {}", pick(rng, FIRST), pick(rng, LAST)).as_str()),
         );
         if rng.random_bool(0.1) {
-            t.set_text(acc, def.idx("Notes"), Arc::from(*pick(rng, AWKWARD_NOTES)));
+            t.set_text(
+                acc,
+                def.idx("Notes"),
+                Arc::from(awkward_note(rng, ctx.cfg.multiline_text)),
+            );
         }
         t.set_pick(acc, def.idx("Region__c"), rng.random_range(0..3));
         t.set_text(
@@ -498,7 +510,7 @@ fn account_family(store: &mut Store, ctx: &mut Ctx, rng: &mut ChaCha8Rng, i: usi
             t.set_text(
                 c,
                 cdef.idx("Description"),
-                Arc::from(*pick(rng, AWKWARD_NOTES)),
+                Arc::from(awkward_note(rng, ctx.cfg.multiline_text)),
             );
         }
         audit(t, c, &users);
@@ -1052,6 +1064,7 @@ mod tests {
                 crm_share: 0.5,
                 now_ms: 1_793_491_200_000,
                 number_offset: 0,
+                multiline_text: true,
             },
         );
         s

@@ -139,6 +139,8 @@ impl ZuoraSimBuilder {
         faults: FaultProfile,
         /// Two entities instead of one.
         multi_entity: bool,
+        /// Whether some notes contain line breaks (default true).
+        multiline_text: bool,
         /// The tenant's "now" at start.
         start_time: DateTime<Utc>,
         /// Tenant time zone, minutes east of UTC.
@@ -255,6 +257,7 @@ async fn start(cfg: ZuoraSimConfig) -> Result<RunningZuoraSim, ZuoraSimError> {
                         crm_share: gen_cfg.crm_share,
                         now_ms: now,
                         number_offset: e * 10_000_000,
+                        multiline_text: gen_cfg.multiline_text,
                     },
                 );
                 store

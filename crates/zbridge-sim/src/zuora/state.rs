@@ -37,6 +37,9 @@ pub struct ZuoraSimConfig {
     pub data_dir: Option<PathBuf>,
     /// Two entities: the token scope lists both and calls must send `Zuora-Entity-Ids`.
     pub multi_entity: bool,
+    /// Whether some free-text values contain line breaks, as real notes do (default true).
+    /// Line-based CSV readers (tap-zuora 1.6.1) cannot read those files.
+    pub multiline_text: bool,
     /// The tenant's "now" at start (data is generated relative to it).
     pub start_time: DateTime<Utc>,
     /// The tenant's time zone, minutes east of UTC (default −480, US Pacific standard time).
@@ -72,6 +75,7 @@ impl Default for ZuoraSimConfig {
             faults: FaultProfile::none(),
             data_dir: None,
             multi_entity: false,
+            multiline_text: true,
             start_time: Utc
                 .with_ymd_and_hms(2026, 11, 2, 17, 0, 0)
                 .single()

@@ -1184,6 +1184,7 @@ mod tests {
                 crm_share: 0.5,
                 now_ms: NOW,
                 number_offset: 0,
+                multiline_text: true,
             },
         );
         s

@@ -1,0 +1,43 @@
+//! Starts the Zuora simulator on loopback and prints its URL and credentials as one JSON line,
+//! then serves until interrupted. Used by `peers/tap-zuora/run.sh` until `zbridge sim` exists.
+//!
+//! `cargo run -p zbridge-sim --example zuora_sim -- [--port N] [--seed N] [--accounts N]
+//! [--faults PROFILE] [--data-dir DIR] [--multi-entity] [--no-multiline-text]`
+
+use std::net::SocketAddr;
+
+use zbridge_sim::zuora::ZuoraSim;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut builder = ZuoraSim::builder();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
+        builder = match a.as_str() {
+            "--port" => builder.bind(SocketAddr::from(([127, 0, 0, 1], value()?.parse()?))),
+            "--seed" => builder.seed(value()?.parse()?),
+            "--accounts" => builder.accounts(value()?.parse()?),
+            "--faults" => builder.fault_profile(&value()?)?,
+            "--data-dir" => builder.data_dir(value()?),
+            "--multi-entity" => builder.multi_entity(true),
+            "--no-multiline-text" => builder.multiline_text(false),
+            other => return Err(format!("unknown argument {other}").into()),
+        };
+    }
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let sim = builder.start().await?;
+        println!(
+            "{}",
+            serde_json::json!({
+                "baseUrl": sim.base_url(),
+                "clientId": sim.client_id(),
+                "clientSecret": sim.client_secret(),
+                "entityIds": sim.entity_ids(),
+            })
+        );
+        tokio::signal::ctrl_c().await?;
+        sim.shutdown().await;
+        Ok::<(), Box<dyn std::error::Error>>(())
+    })
+}
