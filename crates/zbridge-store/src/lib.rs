@@ -9,6 +9,8 @@ mod connections;
 mod db;
 mod home;
 pub mod seal;
+mod sf_credentials;
+mod tokens;
 mod variables;
 
 use std::path::{Path, PathBuf};
@@ -17,6 +19,10 @@ pub use components::{ComponentRef, SavedComponent};
 pub use connections::{ConnectionRecord, ConnectionSummary, Saved};
 pub use db::DatabaseKind;
 pub use home::Home;
+pub use sf_credentials::{
+    CredentialStamp, SYNC_PROFILE_KIND, SecretChange, SfCredentialRecord, SyncProfile,
+};
+pub use tokens::StoredToken;
 pub use variables::VariableInfo;
 
 use db::Db;

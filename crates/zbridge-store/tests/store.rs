@@ -367,3 +367,70 @@ async fn raw_dump(backend: &Backend) -> Vec<u8> {
     }
     out
 }
+
+#[tokio::test]
+async fn token_caches_are_per_connection_and_bound_to_credentials() {
+    use zbridge_store::StoredToken;
+    for backend in backends().await {
+        let store = backend.open().await;
+        let a = store.create_connection(&def("A")).await.unwrap().value;
+        let b = store.create_connection(&def("B")).await.unwrap().value;
+        let expires_at = chrono::Utc::now() + chrono::Duration::hours(1);
+        let token = |t: &str| StoredToken {
+            access_token: secret(t),
+            scope: "tenant.1".into(),
+            expires_at,
+        };
+        store
+            .save_token(&a.id, "https://a|id", &token("token-a"))
+            .await
+            .unwrap();
+        store
+            .save_token(&b.id, "https://b|id", &token("token-b"))
+            .await
+            .unwrap();
+        let got_a = store
+            .load_token(&a.id, "https://a|id")
+            .await
+            .unwrap()
+            .unwrap();
+        let got_b = store
+            .load_token(&b.id, "https://b|id")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got_a.access_token.expose_secret(), "token-a");
+        assert_eq!(got_b.access_token.expose_secret(), "token-b");
+        assert_eq!(
+            got_a.expires_at.timestamp_millis(),
+            expires_at.timestamp_millis()
+        );
+        assert!(
+            store
+                .load_token(&a.id, "https://other|id")
+                .await
+                .unwrap()
+                .is_none(),
+            "{}: a token cached for other credentials is not used",
+            backend.name
+        );
+        store
+            .save_token(&a.id, "https://a|id", &token("token-a2"))
+            .await
+            .unwrap();
+        let replaced = store
+            .load_token(&a.id, "https://a|id")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(replaced.access_token.expose_secret(), "token-a2");
+        store.delete_token(&a.id).await.unwrap();
+        assert!(
+            store
+                .load_token(&a.id, "https://a|id")
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}

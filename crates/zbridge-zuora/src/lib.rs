@@ -1,8 +1,22 @@
 //! Zuora API client for zbridge.
 //!
-//! It is built on the public Zuora documentation (`shared/reference/zuora-api.md`) and the
-//! pitfalls earlier integrations fell into (`lessons.md`). This first part is the HTTP policy:
-//! which responses are errors (including errors sent with HTTP 200), which are worth retrying,
-//! and how long to wait before the next attempt.
+//! It is built on the public Zuora documentation (`shared/reference/zuora-api.md`) and avoids
+//! the pitfalls earlier integrations fell into (`lessons.md`):
+//!
+//! - [`token`]: one token manager per connection, single-flight renewal, a sealed cache that
+//!   connections never share;
+//! - [`client`]: every call with its track id, idempotency key, entity and version headers,
+//!   bounded retries with backoff, and errors sent with HTTP 200 recognised ([`policy`]);
+//! - [`test`]: the connection Test.
 
+pub mod client;
+pub mod error;
 pub mod policy;
+pub mod test;
+pub mod token;
+mod token_file;
+mod transport;
+
+pub use client::{Call, ZuoraClient};
+pub use error::ZuoraError;
+pub use token::{TokenCache, TokenManager};

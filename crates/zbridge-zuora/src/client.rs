@@ -1,0 +1,399 @@
+//! The HTTP client of one Zuora connection: authentication, headers, retries and the checks of
+//! every response body.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use reqwest::Method;
+use reqwest::header::{HeaderMap, HeaderValue};
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use zbridge_core::connection::ResolvedZuoraConnection;
+
+use crate::error::{ZuoraError, excerpt};
+use crate::policy::{self, RetryPolicy, StatusClass};
+use crate::token::{Token, TokenCache, TokenManager};
+use crate::transport;
+
+/// A Zuora connection ready to make calls.
+#[derive(Debug, Clone)]
+pub struct ZuoraClient {
+    conn: Arc<ResolvedZuoraConnection>,
+    http: reqwest::Client,
+    tokens: Arc<TokenManager>,
+    policy: RetryPolicy,
+}
+
+/// A successful response, body read.
+#[derive(Debug)]
+pub struct ApiResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// The response headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+}
+
+/// One logical API call; its retries share the track id and the idempotency key.
+#[derive(Debug, Clone)]
+pub struct Call<'a> {
+    method: Method,
+    path: &'a str,
+    json: Option<&'a Value>,
+    /// An AQuA submit must answer with an `id` (zuora-api.md §4.3).
+    expect_id: bool,
+}
+
+impl<'a> Call<'a> {
+    /// A GET of `path` (relative to the base URL, with its leading slash).
+    pub fn get(path: &'a str) -> Self {
+        Call {
+            method: Method::GET,
+            path,
+            json: None,
+            expect_id: false,
+        }
+    }
+
+    /// A POST of a JSON body; it carries an `Idempotency-Key`, so a retry cannot act twice.
+    pub fn post(path: &'a str, json: &'a Value) -> Self {
+        Call {
+            method: Method::POST,
+            path,
+            json: Some(json),
+            expect_id: false,
+        }
+    }
+
+    /// A DELETE of `path`.
+    pub fn delete(path: &'a str) -> Self {
+        Call {
+            method: Method::DELETE,
+            path,
+            json: None,
+            expect_id: false,
+        }
+    }
+
+    /// Requires the JSON answer to carry a non-null `id`.
+    pub fn expecting_id(mut self) -> Self {
+        self.expect_id = true;
+        self
+    }
+}
+
+/// Builds the reqwest client of a connection: timeouts, proxy, gzip.
+pub fn http_client(conn: &ResolvedZuoraConnection) -> Result<reqwest::Client, ZuoraError> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("zbridge/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(conn.settings.connect_timeout)
+        .read_timeout(conn.settings.read_timeout);
+    builder = match &conn.proxy {
+        Some(proxy) => {
+            let mut p = reqwest::Proxy::all(&proxy.url).map_err(|e| ZuoraError::Proxy {
+                detail: format!("invalid proxy URL: {e}"),
+            })?;
+            if let Some(user) = &proxy.user {
+                let password = proxy
+                    .password
+                    .as_ref()
+                    .map(|p| p.expose_secret().to_string())
+                    .unwrap_or_default();
+                p = p.basic_auth(user, &password);
+            }
+            builder.proxy(p)
+        }
+        // No proxy means none at all: an HTTP(S)_PROXY in the environment must not capture
+        // traffic the user did not route through a proxy.
+        None => builder.no_proxy(),
+    };
+    builder.build().map_err(|e| ZuoraError::Network {
+        host: conn.base_url.clone(),
+        detail: e.to_string(),
+    })
+}
+
+impl ZuoraClient {
+    /// A client for a resolved connection, with its token cache.
+    pub fn new(conn: ResolvedZuoraConnection, cache: TokenCache) -> Result<Self, ZuoraError> {
+        let settings = &conn.settings;
+        let policy = RetryPolicy {
+            max_retries: settings.max_retries,
+            max_elapsed: settings.retry_max_elapsed,
+            ..RetryPolicy::default()
+        };
+        Self::with_policy(conn, cache, policy)
+    }
+
+    /// A client with an explicit retry policy (tests use short waits).
+    pub fn with_policy(
+        conn: ResolvedZuoraConnection,
+        cache: TokenCache,
+        policy: RetryPolicy,
+    ) -> Result<Self, ZuoraError> {
+        let http = http_client(&conn)?;
+        let tokens = TokenManager::new(&conn, http.clone(), cache, policy.clone());
+        Ok(ZuoraClient {
+            conn: Arc::new(conn),
+            http,
+            tokens,
+            policy,
+        })
+    }
+
+    /// The connection this client talks through.
+    pub fn connection(&self) -> &ResolvedZuoraConnection {
+        &self.conn
+    }
+
+    /// The token manager.
+    pub fn tokens(&self) -> &TokenManager {
+        &self.tokens
+    }
+
+    /// The underlying HTTP client (for downloads that must not carry Zuora's headers).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Sends a GET and parses the JSON answer.
+    pub async fn get_json(&self, path: &str) -> Result<Value, ZuoraError> {
+        self.json(Call::get(path)).await
+    }
+
+    /// Sends a POST with a JSON body and parses the JSON answer.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value, ZuoraError> {
+        self.json(Call::post(path, body)).await
+    }
+
+    /// Sends a call and parses the JSON answer, treating an error reported with HTTP 200 as an
+    /// error.
+    pub async fn json(&self, call: Call<'_>) -> Result<Value, ZuoraError> {
+        let path = call.path;
+        self.send(call)
+            .await
+            .and_then(|r| parse_json(path, &r.body))
+    }
+
+    /// Sends a call with authentication, the common headers and the retry policy.
+    pub async fn send(&self, call: Call<'_>) -> Result<ApiResponse, ZuoraError> {
+        let url = format!("{}{}", self.conn.base_url, call.path);
+        let track_id = format!("zbridge-{}", uuid::Uuid::new_v4().simple());
+        let idempotency_key =
+            (call.method == Method::POST).then(|| uuid::Uuid::new_v4().to_string());
+        let started = Instant::now();
+        let mut retry = 0u32;
+        let mut renewed = false;
+        loop {
+            let token = self.tokens.token().await?;
+            let headers = self.headers(&token, &track_id, idempotency_key.as_deref())?;
+            let mut request = self
+                .http
+                .request(call.method.clone(), &url)
+                .headers(headers);
+            if let Some(json) = call.json {
+                request = request.json(json);
+            }
+            let failure = match request.send().await {
+                Err(error) => transport::classify(
+                    &error,
+                    &url,
+                    self.conn.settings.read_timeout,
+                    self.conn.proxy.is_some(),
+                ),
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    log_limits(call.path, response.headers());
+                    let headers = response.headers().clone();
+                    let server_wait = policy::server_wait(
+                        |h| headers.get(h).and_then(|v| v.to_str().ok()),
+                        chrono::Utc::now(),
+                    );
+                    let body = match response.bytes().await {
+                        Ok(body) => body,
+                        Err(error) => {
+                            let failure = transport::classify(
+                                &error,
+                                &url,
+                                self.conn.settings.read_timeout,
+                                self.conn.proxy.is_some(),
+                            );
+                            self.wait_or_fail(&mut retry, started, None, failure, call.path)
+                                .await?;
+                            continue;
+                        }
+                    };
+                    match policy::classify_status(status) {
+                        StatusClass::Success => {
+                            match check_body(call.path, &body, call.expect_id) {
+                                Ok(()) => {
+                                    return Ok(ApiResponse {
+                                        status,
+                                        headers,
+                                        body,
+                                    });
+                                }
+                                Err(failure) => {
+                                    self.wait_or_fail(
+                                        &mut retry,
+                                        started,
+                                        server_wait,
+                                        failure,
+                                        call.path,
+                                    )
+                                    .await?;
+                                    continue;
+                                }
+                            }
+                        }
+                        StatusClass::Unauthorized if !renewed => {
+                            tracing::debug!(path = call.path, "401: renewing the token once");
+                            self.tokens.invalidate(&token).await?;
+                            renewed = true;
+                            continue;
+                        }
+                        StatusClass::Unauthorized => {
+                            return Err(ZuoraError::Unauthorized {
+                                path: call.path.to_string(),
+                                body: excerpt(&String::from_utf8_lossy(&body)),
+                            });
+                        }
+                        StatusClass::Transient | StatusClass::Permanent => {
+                            let failure = ZuoraError::Http {
+                                method: call.method.to_string(),
+                                path: call.path.to_string(),
+                                status,
+                                body: excerpt(&String::from_utf8_lossy(&body)),
+                            };
+                            self.wait_or_fail(&mut retry, started, server_wait, failure, call.path)
+                                .await?;
+                            continue;
+                        }
+                    }
+                }
+            };
+            self.wait_or_fail(&mut retry, started, None, failure, call.path)
+                .await?;
+        }
+    }
+
+    /// Sleeps before the next attempt, or returns the failure when it is final or the budget
+    /// is spent.
+    async fn wait_or_fail(
+        &self,
+        retry: &mut u32,
+        started: Instant,
+        server_wait: Option<std::time::Duration>,
+        failure: ZuoraError,
+        path: &str,
+    ) -> Result<(), ZuoraError> {
+        match transport::retry_wait(&self.policy, *retry, started, server_wait, &failure) {
+            Some(wait) => {
+                tokio::time::sleep(wait).await;
+                *retry += 1;
+                Ok(())
+            }
+            None if transport::is_transient(&failure) && *retry > 0 => {
+                Err(ZuoraError::RetriesExhausted {
+                    path: path.to_string(),
+                    attempts: *retry + 1,
+                    seconds: started.elapsed().as_secs(),
+                    last: failure.to_string(),
+                })
+            }
+            None => Err(failure),
+        }
+    }
+
+    fn headers(
+        &self,
+        token: &Token,
+        track_id: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<HeaderMap, ZuoraError> {
+        let mut headers = HeaderMap::new();
+        let mut bearer =
+            HeaderValue::try_from(format!("Bearer {}", token.access_token.expose_secret()))
+                .map_err(|_| ZuoraError::Protocol {
+                    path: "/oauth/token".into(),
+                    detail: "the access token is not a valid header value".into(),
+                })?;
+        bearer.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, bearer);
+        insert(&mut headers, "Zuora-Track-Id", Some(track_id));
+        insert(&mut headers, "Idempotency-Key", idempotency_key);
+        let settings = &self.conn.settings;
+        insert(
+            &mut headers,
+            "Zuora-Version",
+            settings.zuora_version.as_deref(),
+        );
+        insert(&mut headers, "Zuora-Org-Ids", settings.org_ids.as_deref());
+        let entities = token.entities();
+        match settings.entity_ids.as_deref() {
+            Some(ids) => insert(&mut headers, "Zuora-Entity-Ids", Some(ids)),
+            None if entities.len() > 1 => {
+                return Err(ZuoraError::EntityRequired {
+                    count: entities.len(),
+                    entities: entities.join(", "),
+                });
+            }
+            None => {}
+        }
+        Ok(headers)
+    }
+}
+
+fn insert(headers: &mut HeaderMap, name: &'static str, value: Option<&str>) {
+    if let Some(value) = value.and_then(|v| HeaderValue::try_from(v).ok()) {
+        headers.insert(name, value);
+    }
+}
+
+fn log_limits(path: &str, headers: &HeaderMap) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    tracing::debug!(
+        path,
+        request_id = get("zuora-request-id"),
+        ratelimit_limit = get("ratelimit-limit"),
+        ratelimit_remaining = get("ratelimit-remaining"),
+        ratelimit_reset = get("ratelimit-reset"),
+        concurrency_limit = get("concurrency-limit-limit"),
+        concurrency_remaining = get("concurrency-limit-remaining"),
+        "Zuora rate limits"
+    );
+}
+
+/// Checks a 2xx body for an error reported with HTTP 200.
+fn check_body(path: &str, body: &[u8], expect_id: bool) -> Result<(), ZuoraError> {
+    let Ok(json) = serde_json::from_slice::<Value>(body) else {
+        return Ok(()); // XML, CSV and empty bodies carry no JSON error
+    };
+    match policy::body_error(&json, expect_id) {
+        Some(source) => Err(ZuoraError::Body {
+            path: path.to_string(),
+            source,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn parse_json(path: &str, body: &[u8]) -> Result<Value, ZuoraError> {
+    serde_json::from_slice(body).map_err(|e| ZuoraError::Protocol {
+        path: path.to_string(),
+        detail: format!(
+            "the body is not JSON ({e}): {}",
+            excerpt(&String::from_utf8_lossy(body))
+        ),
+    })
+}
