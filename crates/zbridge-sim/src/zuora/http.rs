@@ -309,11 +309,11 @@ pub(crate) fn common_error(status: StatusCode, code: u64, message: &str) -> Resp
 pub(crate) fn fault_status(status: u16, endpoint: &str) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     match status {
-        429 => common_error(
+        429 => with_retry_after(common_error(
             code,
             50_000_070,
             "Too many requests. Please retry after the time in Retry-After.",
-        ),
+        )),
         500 if endpoint == "aqua.file" => (
             code,
             axum::Json(
@@ -342,6 +342,12 @@ pub(crate) fn fault_status(status: u16, endpoint: &str) -> Response {
         )
             .into_response(),
     }
+}
+
+fn with_retry_after(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(1u64));
+    r
 }
 
 /// An XML response.
