@@ -46,6 +46,8 @@ pub enum Command {
     Variable(VariableCommand),
     /// A tour of zbridge against the built-in simulator, in a temporary home.
     Demo,
+    /// Run the Zuora and Salesforce simulators on loopback until interrupted.
+    Sim(SimArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +89,11 @@ pub enum ConnectionCommand {
     },
     /// List the advanced configuration keys with their defaults.
     Keys,
+    /// Test a connection: obtain a token and make one cheap authenticated call.
+    Test {
+        /// The connection.
+        name: String,
+    },
 }
 
 const CREATE_HELP: &str = "\
@@ -217,4 +224,38 @@ pub enum VariableCommand {
         #[arg(long)]
         project: Option<String>,
     },
+}
+
+/// Options of `zbridge sim`.
+#[derive(Debug, Args)]
+#[command(after_help = "The simulators follow the public Zuora and Salesforce APIs; /sim/ endpoints (clock, \
+mutations, faults, counters) are simulator-only. Point a connection at it with --set URL=<base URL>.")]
+pub struct SimArgs {
+    /// Zuora simulator port (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Salesforce simulator port (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub sf_port: u16,
+    /// Seed of the generated tenant and org.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Customer accounts to generate in the Zuora tenant.
+    #[arg(long, default_value_t = 1000)]
+    pub accounts: usize,
+    /// Zuora fault profile (see crates/zbridge-sim/ZUORA.md).
+    #[arg(long, default_value = "none")]
+    pub faults: String,
+    /// Salesforce fault profile (see crates/zbridge-sim/SALESFORCE.md).
+    #[arg(long, default_value = "none")]
+    pub sf_faults: String,
+    /// Also start a sandbox org with its own org id and users.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// Keep Zuora result files in this directory instead of a temporary one.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Start only one of the two simulators.
+    #[arg(long, value_parser = ["zuora", "salesforce"])]
+    pub only: Option<String>,
 }

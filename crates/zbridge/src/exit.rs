@@ -2,6 +2,7 @@
 
 use zbridge_core::ValidationError;
 use zbridge_store::StoreError;
+use zbridge_zuora::ZuoraError;
 
 /// A mistake in how the command was called, found by the command itself (clap reports its own
 /// with exit code 2 as well).
@@ -9,7 +10,7 @@ use zbridge_store::StoreError;
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// Exit code 2 for bad input, 1 for everything else.
+/// Exit code 2 for bad input, 3 for a remote or authentication failure, 1 for everything else.
 pub fn code(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
         if cause.downcast_ref::<ValidationError>().is_some()
@@ -19,6 +20,9 @@ pub fn code(error: &anyhow::Error) -> u8 {
         }
         if let Some(store) = cause.downcast_ref::<StoreError>() {
             return if store.is_bad_input() { 2 } else { 1 };
+        }
+        if let Some(zuora) = cause.downcast_ref::<ZuoraError>() {
+            return if zuora.is_config() { 2 } else { 3 };
         }
     }
     1

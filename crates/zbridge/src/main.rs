@@ -15,6 +15,9 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    // One TLS crypto provider for the whole process (rustls cannot pick one when two are
+    // compiled in).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     init_logging(cli.global.verbose);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

@@ -27,6 +27,7 @@ pub async fn run(command: ConnectionCommand, json: bool) -> anyhow::Result<()> {
         ConnectionCommand::List => list(json).await,
         ConnectionCommand::Delete { name, yes } => delete(&name, yes).await,
         ConnectionCommand::Keys => keys(json),
+        ConnectionCommand::Test { name } => test(&name, json).await,
     }
 }
 
@@ -144,6 +145,20 @@ async fn delete(name: &str, yes: bool) -> anyhow::Result<()> {
     }
     store.delete_connection(name).await?;
     eprintln!("Deleted connection '{}'.", record.def.name);
+    Ok(())
+}
+
+async fn test(name: &str, json: bool) -> anyhow::Result<()> {
+    let store = super::open_store().await?;
+    let client = super::zuora_client(&store, name).await?;
+    let checks = zbridge_zuora::test::test_connection(&client).await?;
+    if json {
+        return output::json(&checks);
+    }
+    for check in &checks {
+        println!("ok  {:<24} {}", check.what, check.detail);
+    }
+    println!("Connection '{}' works.", client.connection().name);
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 
 mod connection;
 mod demo;
+mod sim;
 mod variable;
 
 use zbridge_store::{Home, Store};
@@ -15,6 +16,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Connection(command) => connection::run(*command, json).await,
         Command::Variable(command) => variable::run(command, json).await,
         Command::Demo => demo::run().await,
+        Command::Sim(args) => sim::run(args, json).await,
     }
 }
 
@@ -22,6 +24,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 pub async fn open_store() -> anyhow::Result<Store> {
     let home = Home::from_env()?;
     Ok(Store::open(&home).await?)
+}
+
+/// A Zuora client for a saved connection: variables expanded, token cached in the store (or in
+/// the `OAuthSettingsLocation` file).
+pub async fn zuora_client(store: &Store, name: &str) -> anyhow::Result<zbridge_zuora::ZuoraClient> {
+    let record = store.load_connection(name).await?;
+    let scope = store.variable_scope(record.def.project.as_ref()).await?;
+    let resolved = record.def.resolve(&scope)?;
+    let cache = match &resolved.oauth_settings_location {
+        Some(path) => zbridge_zuora::TokenCache::File {
+            store: store.clone(),
+            connection_id: record.id.clone(),
+            path: path.into(),
+        },
+        None => zbridge_zuora::TokenCache::Store { store: store.clone(), connection_id: record.id.clone() },
+    };
+    Ok(zbridge_zuora::ZuoraClient::new(resolved, cache)?)
 }
 
 /// Asks a yes/no question on the terminal; without a terminal the answer is an error that
