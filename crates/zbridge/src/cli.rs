@@ -228,8 +228,10 @@ pub enum VariableCommand {
 
 /// Options of `zbridge sim`.
 #[derive(Debug, Args)]
-#[command(after_help = "The simulators follow the public Zuora and Salesforce APIs; /sim/ endpoints (clock, \
-mutations, faults, counters) are simulator-only. Point a connection at it with --set URL=<base URL>.")]
+#[command(
+    after_help = "The simulators follow the public Zuora and Salesforce APIs; /sim/ endpoints (clock, \
+mutations, faults, counters) are simulator-only. Point a connection at it with --set URL=<base URL>."
+)]
 pub struct SimArgs {
     /// Zuora simulator port (0 picks a free one).
     #[arg(long, default_value_t = 0)]

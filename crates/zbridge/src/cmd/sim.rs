@@ -43,7 +43,10 @@ pub async fn run(args: SimArgs, json: bool) -> anyhow::Result<()> {
         json!({"baseUrl": z.base_url(), "clientId": z.client_id(), "clientSecret": z.client_secret(),
                "entityIds": z.entity_ids()})
     });
-    let orgs: Vec<serde_json::Value> = salesforce.as_ref().map(|s| s.orgs().iter().map(|o| o.to_json()).collect()).unwrap_or_default();
+    let orgs: Vec<serde_json::Value> = salesforce
+        .as_ref()
+        .map(|s| s.orgs().iter().map(|o| o.to_json()).collect())
+        .unwrap_or_default();
     if json {
         println!("{}", json!({"zuora": zuora_info, "salesforce": orgs}));
     } else {
@@ -76,11 +79,29 @@ fn print_human(
     }
     if let Some(s) = salesforce {
         for org in s.orgs() {
-            println!("Salesforce {} org  login {}  (org id {})", org.kind, org.login_url, org.org_id);
-            println!("  connected app  key {}  secret {}", org.connected_app.consumer_key, org.connected_app.consumer_secret);
-            let mut table = output::table(&["Username", "Password", "Security token", "Profile", "User id"]);
+            println!(
+                "Salesforce {} org  login {}  (org id {})",
+                org.kind, org.login_url, org.org_id
+            );
+            println!(
+                "  connected app  key {}  secret {}",
+                org.connected_app.consumer_key, org.connected_app.consumer_secret
+            );
+            let mut table = output::table(&[
+                "Username",
+                "Password",
+                "Security token",
+                "Profile",
+                "User id",
+            ]);
             for user in &org.users {
-                table.add_row([&user.username, &user.password, &user.security_token, &user.profile, &user.user_id]);
+                table.add_row([
+                    &user.username,
+                    &user.password,
+                    &user.security_token,
+                    &user.profile,
+                    &user.user_id,
+                ]);
             }
             println!("{table}");
         }
