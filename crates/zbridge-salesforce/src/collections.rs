@@ -198,10 +198,10 @@ impl SalesforceClient {
                 pending = again;
                 round += 1;
             }
-            for index in base..base + chunk.len() {
+            for (index, record) in chunk.iter().enumerate().map(|(i, r)| (base + i, r)) {
                 results.push(RecordResult {
                     index,
-                    external_id: value_text(records[index].get(external_id_field)),
+                    external_id: value_text(record.get(external_id_field)),
                     outcome: outcomes
                         .remove(&index)
                         .unwrap_or(RecordOutcome::Unprocessed),
