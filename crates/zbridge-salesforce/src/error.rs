@@ -133,6 +133,16 @@ impl SalesforceError {
         }
     }
 
+    /// The CLI exit code: 2 for input the user must change, 1 for a local failure (the
+    /// database), 3 for a remote or authentication failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            _ if self.is_bad_input() => 2,
+            SalesforceError::Store(_) => 1,
+            _ => 3,
+        }
+    }
+
     pub(crate) fn protocol(what: impl std::fmt::Display) -> Self {
         SalesforceError::Protocol(what.to_string())
     }

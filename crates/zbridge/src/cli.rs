@@ -48,6 +48,12 @@ pub enum Command {
     Demo,
     /// Run the Zuora and Salesforce simulators on loopback until interrupted.
     Sim(SimArgs),
+    /// Salesforce sync credentials of a sync profile: edit, setup-oauth, test-access, switch, delete, check.
+    #[command(subcommand)]
+    SfCredentials(Box<crate::cmd::sf_credentials::SfCredentialsCommand>),
+    /// Sync profiles (a Zuora connection paired with a Salesforce org).
+    #[command(subcommand)]
+    Sync(crate::cmd::sync_profile::SyncCommand),
 }
 
 #[derive(Debug, Subcommand)]

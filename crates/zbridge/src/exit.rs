@@ -24,6 +24,9 @@ pub fn code(error: &anyhow::Error) -> u8 {
         if let Some(zuora) = cause.downcast_ref::<ZuoraError>() {
             return if zuora.is_config() { 2 } else { 3 };
         }
+        if let Some(sf) = cause.downcast_ref::<zbridge_salesforce::SalesforceError>() {
+            return sf.exit_code();
+        }
     }
     1
 }

@@ -2,7 +2,9 @@
 
 mod connection;
 mod demo;
+pub mod sf_credentials;
 mod sim;
+pub mod sync_profile;
 mod variable;
 
 use zbridge_store::{Home, Store};
@@ -17,6 +19,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Variable(command) => variable::run(command, json).await,
         Command::Demo => demo::run().await,
         Command::Sim(args) => sim::run(args, json).await,
+        Command::SfCredentials(command) => sf_credentials::run(*command, json).await,
+        Command::Sync(command) => sync_profile::run(command, json).await,
     }
 }
 
