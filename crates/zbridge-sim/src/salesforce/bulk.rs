@@ -371,6 +371,7 @@ async fn get_job(State(state): State<Shared>, Path((_, job)): Path<(String, Stri
 async fn upload(
     State(state): State<Shared>,
     Path((_, job)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
     body: Body,
 ) -> Response {
     {
@@ -388,7 +389,14 @@ async fn upload(
         }
     }
     let mut stream = body.into_data_stream();
-    let mut buf = bytes::BytesMut::new();
+    // Size the buffer from Content-Length so a 100 MB upload does not double its capacity.
+    let expected = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(MAX_UPLOAD_BYTES);
+    let mut buf = bytes::BytesMut::with_capacity(expected);
     while let Some(chunk) = stream.next().await {
         let Ok(chunk) = chunk else {
             return rest_error(

@@ -1006,7 +1006,8 @@ static OBJECTS: &[ObjectSpec] = &[
         "Payment Term",
         None,
         D,
-        &[("Zuora__External_Id__c", "x")]
+        // Only `Name` is documented; no external id (zuora360-sync.md §4).
+        &[]
     ),
     object!(
         "Zuora__CustomerAccount__c",

@@ -611,15 +611,24 @@ pub fn run(org: &Org, user: usize, query: &Query, version: u32) -> Result<QueryR
             paths.push((name, p));
         }
     }
-    let mut matched: Vec<&Record> = org.tables[object]
-        .iter()
-        .filter(|r| {
-            query
-                .filter
-                .as_ref()
-                .is_none_or(|f| eval(org, r, f, &paths))
-        })
-        .collect();
+    let keep = |r: &&Record| {
+        query
+            .filter
+            .as_ref()
+            .is_none_or(|f| eval(org, r, f, &paths))
+    };
+    let indexed = query
+        .filter
+        .as_ref()
+        .and_then(|f| indexed_candidates(org, object, f, &paths));
+    let mut matched: Vec<&Record> = match indexed {
+        Some(ids) => ids
+            .iter()
+            .filter_map(|id| org.tables[object].get(id))
+            .filter(keep)
+            .collect(),
+        None => org.tables[object].iter().filter(keep).collect(),
+    };
     if !query.order.is_empty() {
         let find = |name: &str| {
             paths
@@ -666,6 +675,61 @@ pub fn run(org: &Org, user: usize, query: &Query, version: u32) -> Result<QueryR
         total: rows.len(),
         rows,
     })
+}
+
+/// Records that can possibly match, found through the id or an external-id index when the
+/// filter (or one side of a top-level AND) is `Field = 'v'` or `Field IN (…)` on such a field.
+/// Lets the ext-id → Id lookups a sync runs stay cheap on million-row tables.
+fn indexed_candidates(
+    org: &Org,
+    object: usize,
+    filter: &Expr,
+    paths: &[(String, Path)],
+) -> Option<Vec<SfId>> {
+    let (path, values): (&str, Vec<&str>) = match filter {
+        Expr::And(a, b) => {
+            return indexed_candidates(org, object, a, paths)
+                .or_else(|| indexed_candidates(org, object, b, paths));
+        }
+        Expr::Cmp {
+            path,
+            op: Op::Eq,
+            value: Literal::Str(v),
+        } => (path, vec![v.as_str()]),
+        Expr::In {
+            path,
+            negated: false,
+            values,
+        } => {
+            let texts: Option<Vec<&str>> = values
+                .iter()
+                .map(|v| match v {
+                    Literal::Str(s) => Some(s.as_str()),
+                    _ => None,
+                })
+                .collect();
+            (path, texts?)
+        }
+        _ => return None,
+    };
+    let hops = &paths.iter().find(|(n, _)| n == path)?.1.hops;
+    let &[(o, field)] = hops.as_slice() else {
+        return None;
+    };
+    let def = &org.schema.objects[o].fields[field];
+    let mut ids: Vec<SfId> = if def.system == SystemField::Id {
+        values.iter().filter_map(|v| SfId::parse(v)).collect()
+    } else if def.external_id {
+        values
+            .iter()
+            .flat_map(|v| org.tables[object].find_by_external_id(field, v))
+            .collect()
+    } else {
+        return None;
+    };
+    ids.sort_unstable();
+    ids.dedup();
+    Some(ids)
 }
 
 fn order_values(a: Option<Value>, b: Option<Value>, nulls_last: bool) -> Ordering {
