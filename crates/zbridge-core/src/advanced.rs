@@ -159,13 +159,13 @@ pub const KNOWN_KEYS: &[KnownKey] = &[
         "PollInterval",
         ValueKind::Seconds { min: 1, max: 600 },
         Some("2"),
-        "first wait between job status polls; it backs off up to MaxPollInterval",
+        "longest wait between job status polls during a job's first minute (polls start at 0.25 s and double)",
     ),
     key(
         "MaxPollInterval",
         ValueKind::Seconds { min: 1, max: 3600 },
         Some("60"),
-        "longest wait between job status polls",
+        "longest wait between job status polls after the first minute",
     ),
     key(
         "JobTimeout",

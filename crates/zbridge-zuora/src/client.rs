@@ -177,6 +177,78 @@ impl ZuoraClient {
             .and_then(|r| parse_json(path, &r.body))
     }
 
+    /// Sends a call and returns its body as text (describe XML).
+    pub async fn text(&self, call: Call<'_>) -> Result<String, ZuoraError> {
+        let response = self.send(call).await?;
+        Ok(String::from_utf8_lossy(&response.body).into_owned())
+    }
+
+    /// Opens a download: authenticated (`/v1/files/{id}`) when `url` is a path, or a plain GET
+    /// without Zuora's headers for a pre-signed URL. Connection failures, 429 and 5xx before the
+    /// body starts are retried; the body itself is left to stream.
+    pub async fn open_download(&self, url: &str) -> Result<reqwest::Response, ZuoraError> {
+        let presigned = url.starts_with("http://") || url.starts_with("https://");
+        let full = if presigned {
+            url.to_string()
+        } else {
+            format!("{}{url}", self.conn.base_url)
+        };
+        let shown = if presigned {
+            "the result file".to_string()
+        } else {
+            url.to_string()
+        };
+        let started = Instant::now();
+        let mut retry = 0u32;
+        let mut renewed = false;
+        loop {
+            let mut request = self.http.get(&full);
+            let token = if presigned {
+                None
+            } else {
+                Some(self.tokens.token().await?)
+            };
+            if let Some(token) = &token {
+                request = request.headers(self.headers(
+                    token,
+                    &format!("zbridge-{}", uuid::Uuid::new_v4().simple()),
+                    None,
+                )?);
+            }
+            let failure = match request.send().await {
+                Err(error) => transport::classify(
+                    &error.without_url(),
+                    &full,
+                    self.conn.settings.read_timeout,
+                    self.conn.proxy.is_some(),
+                ),
+                Ok(response) if response.status().is_success() => return Ok(response),
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    if status == 401
+                        && !renewed
+                        && let Some(token) = &token
+                    {
+                        self.tokens.invalidate(token).await?;
+                        renewed = true;
+                        continue;
+                    }
+                    let wait = policy::server_wait(
+                        |h| response.headers().get(h).and_then(|v| v.to_str().ok()),
+                        chrono::Utc::now(),
+                    );
+                    let body = response.text().await.unwrap_or_default();
+                    let failure = download_failure(&shown, status, &body);
+                    self.wait_or_fail(&mut retry, started, wait, failure, &shown)
+                        .await?;
+                    continue;
+                }
+            };
+            self.wait_or_fail(&mut retry, started, None, failure, &shown)
+                .await?;
+        }
+    }
+
     /// Sends a call with authentication, the common headers and the retry policy.
     pub async fn send(&self, call: Call<'_>) -> Result<ApiResponse, ZuoraError> {
         let url = format!("{}{}", self.conn.base_url, call.path);
@@ -343,6 +415,25 @@ impl ZuoraClient {
             None => {}
         }
         Ok(headers)
+    }
+}
+
+/// Names a failed download: an expired pre-signed URL, a purged file, a file over the size cap.
+fn download_failure(shown: &str, status: u16, body: &str) -> ZuoraError {
+    match status {
+        403 if body.contains("max-object-size") => ZuoraError::FileTooLarge {
+            file: shown.to_string(),
+        },
+        404 => ZuoraError::FilePurged {
+            file: shown.to_string(),
+        },
+        403 if shown == "the result file" => ZuoraError::LinkExpired,
+        _ => ZuoraError::Http {
+            method: "GET".into(),
+            path: shown.to_string(),
+            status,
+            body: excerpt(body),
+        },
     }
 }
 

@@ -146,6 +146,29 @@ pub enum ZuoraError {
         /// What was wrong.
         detail: String,
     },
+    /// A result file is over Zuora's 2,047 MB download cap; the export must be split.
+    #[error("{file} is larger than Zuora's 2,047 MB download limit; the export must be split")]
+    FileTooLarge {
+        /// The file.
+        file: String,
+    },
+    /// A result file is gone (AQuA keeps files 3 days); the job must be run again.
+    #[error("{file} is no longer available at Zuora (purged); the export must be run again")]
+    FilePurged {
+        /// The file.
+        file: String,
+    },
+    /// A pre-signed result URL expired before it was downloaded.
+    #[error("the result file link expired")]
+    LinkExpired,
+    /// A download ended early or came back damaged.
+    #[error("{file}: the download was incomplete or damaged: {detail}")]
+    BadDownload {
+        /// The file.
+        file: String,
+        /// What was wrong.
+        detail: String,
+    },
     /// The token cache failed.
     #[error("token cache: {0}")]
     Cache(String),

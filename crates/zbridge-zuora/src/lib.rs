@@ -10,8 +10,13 @@
 //! - [`test`]: the connection Test.
 
 pub mod client;
+pub mod discovery;
 pub mod error;
+pub mod jobs;
 pub mod policy;
+pub mod query;
+pub mod reader;
+pub mod sink;
 pub mod test;
 pub mod token;
 mod token_file;

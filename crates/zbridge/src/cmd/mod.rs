@@ -42,7 +42,10 @@ pub async fn zuora_client(store: &Store, name: &str) -> anyhow::Result<zbridge_z
             connection_id: record.id.clone(),
             path: path.into(),
         },
-        None => zbridge_zuora::TokenCache::Store { store: store.clone(), connection_id: record.id.clone() },
+        None => zbridge_zuora::TokenCache::Store {
+            store: store.clone(),
+            connection_id: record.id.clone(),
+        },
     };
     Ok(zbridge_zuora::ZuoraClient::new(resolved, cache)?)
 }
