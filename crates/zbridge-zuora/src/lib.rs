@@ -12,6 +12,7 @@
 pub mod client;
 pub mod discovery;
 pub mod error;
+pub mod execute;
 pub mod jobs;
 pub mod policy;
 pub mod query;
