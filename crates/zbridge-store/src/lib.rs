@@ -7,9 +7,11 @@
 mod components;
 mod connections;
 mod db;
+mod describe_cache;
 mod home;
 pub mod seal;
 mod sf_credentials;
+mod sync_state;
 mod tokens;
 mod variables;
 
@@ -22,6 +24,7 @@ pub use home::Home;
 pub use sf_credentials::{
     CredentialStamp, SYNC_PROFILE_KIND, SecretChange, SfCredentialRecord, SyncProfile,
 };
+pub use sync_state::{ObjectStats, SyncFailure, SyncKey, SyncRun, SyncSchedule};
 pub use tokens::StoredToken;
 pub use variables::VariableInfo;
 

@@ -159,6 +159,8 @@ impl ZuoraSimBuilder {
         aqua_job_limit: usize,
         /// Lifetime of Data Query `dataFile` URLs.
         data_file_ttl: Duration,
+        /// `CrmId`s handed out in turn to the accounts that get one (random when empty).
+        crm_ids: Vec<String>,
     }
 
     /// Selects a fault profile by name; the error lists the valid names.
@@ -193,6 +195,22 @@ impl ZuoraSimBuilder {
     /// Builds and starts the simulator.
     pub async fn start(self) -> Result<RunningZuoraSim, ZuoraSimError> {
         start(self.cfg).await
+    }
+}
+
+/// Replaces the generated `CrmId`s with `ids`, in turn, so they name records of a real org.
+fn assign_crm_ids(store: &mut Store, ids: &[String]) {
+    if ids.is_empty() {
+        return;
+    }
+    let field = schema::Kind::Account.def().idx("CrmId");
+    let table = store.table_mut(schema::Kind::Account);
+    let mut next = 0;
+    for row in 0..table.len() as store::Row {
+        if !table.get(row, field).is_null() {
+            table.set_text(row, field, Arc::from(ids[next % ids.len()].as_str()));
+            next += 1;
+        }
     }
 }
 
@@ -260,6 +278,7 @@ async fn start(cfg: ZuoraSimConfig) -> Result<RunningZuoraSim, ZuoraSimError> {
                         multiline_text: gen_cfg.multiline_text,
                     },
                 );
+                assign_crm_ids(&mut store, &gen_cfg.crm_ids);
                 store
             })
             .collect::<Vec<_>>()
@@ -388,6 +407,48 @@ impl RunningZuoraSim {
         action: Mutation,
     ) -> Result<Vec<String>, ZuoraSimError> {
         Ok(control::mutate(&self.sim, entity, object, count, action)?)
+    }
+
+    /// Sets (or, with `None`, clears) one field of the row `id` of `object` and stamps its
+    /// `UpdatedDate`, as an edit in Zuora's UI would (e.g. removing an account's `CrmId`).
+    pub fn set_field(
+        &self,
+        entity: usize,
+        object: &str,
+        id: &str,
+        field: &str,
+        value: Option<&str>,
+    ) -> Result<(), ZuoraSimError> {
+        let fail = |m: String| ZuoraSimError::Control(ControlError(m));
+        let kind = schema::catalog()
+            .object(object)
+            .map(|o| o.kind)
+            .ok_or_else(|| fail(format!("unknown object {object}")))?;
+        let e = self
+            .sim
+            .entities
+            .get(entity)
+            .ok_or_else(|| fail(format!("no entity {entity}")))?;
+        let mut store = e.store.write().unwrap_or_else(|p| p.into_inner());
+        let row = store
+            .resolve(kind, id)
+            .ok_or_else(|| fail(format!("no {object} {id}")))?;
+        let fi = kind
+            .def()
+            .field_index(field)
+            .ok_or_else(|| fail(format!("{object} has no field {field}")))?;
+        let codec = store.codec;
+        let value = match value {
+            Some(v) => store::Value::Str(std::borrow::Cow::Owned(v.to_string())),
+            None => store::Value::Null,
+        };
+        let now = self.sim.now_ms();
+        let table = store.table_mut(kind);
+        table
+            .set_value(row, fi, &value, &codec)
+            .map_err(|e| fail(format!("{}: {}", e.field, e.reason)))?;
+        table.touch(row, now);
+        Ok(())
     }
 
     /// Switches the fault profile (schedules restart).

@@ -60,6 +60,9 @@ pub struct ZuoraSimConfig {
     pub data_file_ttl: Duration,
     /// AQuA partner ids accepted in stateful mode; any when `None`.
     pub aqua_partners: Option<Vec<String>>,
+    /// `CrmId`s to hand out (in turn) to the accounts that get one, e.g. Account ids that exist
+    /// in a simulated Salesforce org; random valid ids when empty.
+    pub crm_ids: Vec<String>,
 }
 
 impl Default for ZuoraSimConfig {
@@ -89,6 +92,7 @@ impl Default for ZuoraSimConfig {
             aqua_job_limit: 50,
             data_file_ttl: Duration::from_secs(900),
             aqua_partners: None,
+            crm_ids: Vec::new(),
         }
     }
 }

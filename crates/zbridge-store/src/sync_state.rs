@@ -1,0 +1,580 @@
+//! The 360 sync's state: runs and their per-object counts, watermarks, failed records, the
+//! index of every record a profile wrote to the org, and schedules.
+//!
+//! The store does not interpret objects or codes (zbridge-sync does). Its one rule is the
+//! cursor rule of lessons.md L46: an object's watermark is written only together with that
+//! object's run checkpoint, in one transaction ([`Store::commit_sync_object`]).
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+
+use crate::db::on_pool;
+use crate::{SYNC_PROFILE_KIND, Store, StoreError, SyncProfile, from_millis, now_millis};
+
+/// One run of a sync profile.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SyncRun {
+    /// Run id (a UUID).
+    pub id: String,
+    /// The profile's id.
+    pub profile_id: String,
+    /// Whether it read everything ("updated since 2000-01-01").
+    pub full: bool,
+    /// `manual`, `schedule`, `cleanup`.
+    pub trigger: String,
+    /// `Running`, `Finished`, `Finished with Errors`, `Failure`.
+    pub status: String,
+    /// Why it failed, or a note.
+    pub message: Option<String>,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// End, once finished.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// What one run did to one object.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ObjectStats {
+    /// The catalog name of the object.
+    pub object: String,
+    /// Its place in the run's plan.
+    pub position: i64,
+    /// Rows read from Zuora.
+    pub read: i64,
+    /// Records upserted.
+    pub upserted: i64,
+    /// Records deleted.
+    pub deleted: i64,
+    /// Records that failed.
+    pub failed: i64,
+    /// Rows out of scope (no CrmId, not a synced status).
+    pub skipped: i64,
+    /// Salesforce API calls spent.
+    pub api_calls: i64,
+    /// Bulk jobs run.
+    pub bulk_jobs: i64,
+    /// Time spent.
+    pub duration_ms: i64,
+    /// The watermark before the run.
+    pub watermark_before: Option<DateTime<Utc>>,
+    /// The watermark after the run (unchanged when the object did not finish).
+    pub watermark_after: Option<DateTime<Utc>>,
+}
+
+/// One failed record.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SyncFailure {
+    /// The catalog name of the object.
+    pub object: String,
+    /// The record's external id (the Zuora id).
+    pub external_id: String,
+    /// `upsert` or `delete`.
+    pub operation: String,
+    /// DACO-style code.
+    pub code: String,
+    /// `retryable` or `needs_fix`.
+    pub retry_class: String,
+    /// Salesforce's status code (or zbridge's, for checks made before sending).
+    pub status_code: String,
+    /// The message.
+    pub message: String,
+    /// Fields involved, comma-separated.
+    pub fields: String,
+}
+
+/// A record the profile wrote to the org.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncKey {
+    /// Catalog name of its object.
+    pub object: String,
+    /// Its external id.
+    pub external_id: String,
+    /// Its parent (catalog object, external id), when it has one that owns it.
+    pub parent: Option<(String, String)>,
+    /// The Zuora billing account it belongs to.
+    pub account_id: Option<String>,
+}
+
+/// A profile's schedule.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SyncSchedule {
+    /// The profile's id.
+    pub profile_id: String,
+    /// Interval.
+    pub every_secs: i64,
+    /// When it is due next.
+    pub next_due: DateTime<Utc>,
+}
+
+type RunRow = (
+    String,
+    String,
+    bool,
+    String,
+    String,
+    Option<String>,
+    i64,
+    Option<i64>,
+);
+
+fn run_from_row(r: RunRow) -> SyncRun {
+    SyncRun {
+        id: r.0,
+        profile_id: r.1,
+        full: r.2,
+        trigger: r.3,
+        status: r.4,
+        message: r.5,
+        started_at: from_millis(r.6),
+        finished_at: r.7.map(from_millis),
+    }
+}
+
+const RUN_COLUMNS: &str =
+    "id, profile_id, full_sync, trigger_kind, status, message, started_at, finished_at";
+
+type StatsRow = (
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+impl Store {
+    /// Replaces the options of a sync profile, keeping its name and connection.
+    pub async fn update_sync_profile_options(
+        &self,
+        name: &str,
+        options: serde_json::Value,
+    ) -> Result<SyncProfile, StoreError> {
+        let profile = self.load_sync_profile(name).await?;
+        let definition =
+            serde_json::json!({"connection_id": profile.connection_id, "options": options});
+        self.save_component(
+            SYNC_PROFILE_KIND,
+            &profile.name,
+            &definition,
+            std::slice::from_ref(&profile.connection_id),
+        )
+        .await?;
+        self.load_sync_profile(&profile.name).await
+    }
+
+    /// Starts a run (status `Running`).
+    pub async fn create_sync_run(
+        &self,
+        profile_id: &str,
+        full: bool,
+        trigger: &str,
+    ) -> Result<SyncRun, StoreError> {
+        let run = SyncRun {
+            id: uuid::Uuid::new_v4().to_string(),
+            profile_id: profile_id.to_string(),
+            full,
+            trigger: trigger.to_string(),
+            status: "Running".into(),
+            message: None,
+            started_at: from_millis(now_millis()),
+            finished_at: None,
+        };
+        const SQL: &str = "INSERT INTO sync_runs (id, profile_id, full_sync, trigger_kind, status, message, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, NULL, $6, NULL)";
+        on_pool!(&self.db, pool => sqlx::query(SQL).bind(&run.id).bind(&run.profile_id).bind(full)
+            .bind(trigger).bind(&run.status).bind(run.started_at.timestamp_millis()).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(run)
+    }
+
+    /// Ends a run with its status and message.
+    pub async fn finish_sync_run(
+        &self,
+        run_id: &str,
+        status: &str,
+        message: Option<&str>,
+    ) -> Result<(), StoreError> {
+        const SQL: &str =
+            "UPDATE sync_runs SET status = $1, message = $2, finished_at = $3 WHERE id = $4";
+        on_pool!(&self.db, pool => sqlx::query(SQL).bind(status).bind(message).bind(now_millis())
+            .bind(run_id).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Records what a run did to one object and, when `advance` is true, moves the object's
+    /// watermark to `stats.watermark_after`, in one transaction.
+    pub async fn commit_sync_object(
+        &self,
+        run_id: &str,
+        profile_id: &str,
+        stats: &ObjectStats,
+        advance: bool,
+    ) -> Result<(), StoreError> {
+        const STATS: &str = "INSERT INTO sync_run_objects (run_id, object, position, records_read, upserted, deleted, failed, skipped, api_calls, bulk_jobs, duration_ms, watermark_before, watermark_after) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+            ON CONFLICT (run_id, object) DO UPDATE SET records_read = excluded.records_read, upserted = excluded.upserted, deleted = excluded.deleted, failed = excluded.failed, skipped = excluded.skipped, api_calls = excluded.api_calls, bulk_jobs = excluded.bulk_jobs, duration_ms = excluded.duration_ms, watermark_after = excluded.watermark_after";
+        const MARK: &str = "INSERT INTO sync_watermarks (profile_id, object, watermark) VALUES ($1, $2, $3) \
+            ON CONFLICT (profile_id, object) DO UPDATE SET watermark = excluded.watermark";
+        let before = stats.watermark_before.map(|t| t.timestamp_millis());
+        let after = stats.watermark_after.map(|t| t.timestamp_millis());
+        on_pool!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            sqlx::query(STATS).bind(run_id).bind(&stats.object).bind(stats.position)
+                .bind(stats.read).bind(stats.upserted).bind(stats.deleted).bind(stats.failed)
+                .bind(stats.skipped).bind(stats.api_calls).bind(stats.bulk_jobs)
+                .bind(stats.duration_ms).bind(before).bind(after).execute(&mut *tx).await?;
+            if let (true, Some(after)) = (advance, after) {
+                sqlx::query(MARK).bind(profile_id).bind(&stats.object).bind(after)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        }.await)?;
+        Ok(())
+    }
+
+    /// The watermark of one object of a profile.
+    pub async fn sync_watermark(
+        &self,
+        profile_id: &str,
+        object: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        const SQL: &str =
+            "SELECT watermark FROM sync_watermarks WHERE profile_id = $1 AND object = $2";
+        let row: Option<(i64,)> = on_pool!(&self.db, pool =>
+            sqlx::query_as(SQL).bind(profile_id).bind(object).fetch_optional(pool).await)?;
+        Ok(row.map(|(ms,)| from_millis(ms)))
+    }
+
+    /// Forgets a profile's watermarks, keys and open failures (after a cleanup), so the next
+    /// run is full.
+    pub async fn reset_sync_state(&self, profile_id: &str) -> Result<(), StoreError> {
+        on_pool!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            for table in ["sync_watermarks", "sync_keys", "sync_open_failures"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE profile_id = $1")))
+                    .bind(profile_id).execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        }.await)?;
+        Ok(())
+    }
+
+    /// Runs of a profile (or of every profile), newest first.
+    pub async fn list_sync_runs(
+        &self,
+        profile_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<SyncRun>, StoreError> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM sync_runs WHERE ($1 IS NULL OR profile_id = $1) ORDER BY started_at DESC, id LIMIT $2"
+        );
+        let sql = sqlx::AssertSqlSafe(sql);
+        let rows: Vec<RunRow> = on_pool!(&self.db, pool =>
+            sqlx::query_as(sql).bind(profile_id).bind(limit).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(run_from_row).collect())
+    }
+
+    /// One run (an id or a unique id prefix) and its per-object counts in plan order.
+    pub async fn load_sync_run(&self, id: &str) -> Result<(SyncRun, Vec<ObjectStats>), StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM sync_runs WHERE id LIKE $1 ORDER BY started_at LIMIT 2"
+        ));
+        let pattern = format!("{}%", id.replace(['%', '_'], ""));
+        let rows: Vec<RunRow> = on_pool!(&self.db, pool =>
+            sqlx::query_as(sql).bind(&pattern).fetch_all(pool).await)?;
+        if rows.len() != 1 || id.trim().is_empty() {
+            return Err(StoreError::NotFound {
+                kind: "sync run",
+                name: id.to_string(),
+                list_command: "sync history",
+            });
+        }
+        let run = rows
+            .into_iter()
+            .next()
+            .map(run_from_row)
+            .ok_or_else(|| StoreError::Corrupt("a run vanished while it was read".into()))?;
+        const STATS: &str = "SELECT object, position, records_read, upserted, deleted, failed, skipped, api_calls, bulk_jobs, duration_ms, watermark_before, watermark_after FROM sync_run_objects WHERE run_id = $1 ORDER BY position";
+        let rows: Vec<StatsRow> = on_pool!(&self.db, pool =>
+            sqlx::query_as(STATS).bind(&run.id).fetch_all(pool).await)?;
+        let stats = rows
+            .into_iter()
+            .map(|r| ObjectStats {
+                object: r.0,
+                position: r.1,
+                read: r.2,
+                upserted: r.3,
+                deleted: r.4,
+                failed: r.5,
+                skipped: r.6,
+                api_calls: r.7,
+                bulk_jobs: r.8,
+                duration_ms: r.9,
+                watermark_before: r.10.map(from_millis),
+                watermark_after: r.11.map(from_millis),
+            })
+            .collect();
+        Ok((run, stats))
+    }
+
+    /// Records failed records of a run: in the run's list, and as the profile's open failures.
+    pub async fn record_sync_failures(
+        &self,
+        run_id: &str,
+        profile_id: &str,
+        failures: &[SyncFailure],
+    ) -> Result<(), StoreError> {
+        const RUN: &str = "INSERT INTO sync_run_failures (run_id, object, external_id, operation, code, retry_class, status_code, message, fields) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+            ON CONFLICT (run_id, object, external_id, operation) DO UPDATE SET code = excluded.code, retry_class = excluded.retry_class, status_code = excluded.status_code, message = excluded.message, fields = excluded.fields";
+        const OPEN: &str = "INSERT INTO sync_open_failures (profile_id, object, external_id, operation, retry_class, run_id) VALUES ($1, $2, $3, $4, $5, $6) \
+            ON CONFLICT (profile_id, object, external_id) DO UPDATE SET operation = excluded.operation, retry_class = excluded.retry_class, run_id = excluded.run_id";
+        if failures.is_empty() {
+            return Ok(());
+        }
+        on_pool!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            for f in failures {
+                sqlx::query(RUN).bind(run_id).bind(&f.object).bind(&f.external_id).bind(&f.operation)
+                    .bind(&f.code).bind(&f.retry_class).bind(&f.status_code).bind(&f.message)
+                    .bind(&f.fields).execute(&mut *tx).await?;
+                sqlx::query(OPEN).bind(profile_id).bind(&f.object).bind(&f.external_id)
+                    .bind(&f.operation).bind(&f.retry_class).bind(run_id).execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        }.await)?;
+        Ok(())
+    }
+
+    /// Closes the open failures of these records (they were written, deleted, or left scope).
+    pub async fn resolve_sync_failures(
+        &self,
+        profile_id: &str,
+        object: &str,
+        external_ids: &[String],
+    ) -> Result<(), StoreError> {
+        const SQL: &str = "DELETE FROM sync_open_failures WHERE profile_id = $1 AND object = $2 AND external_id = $3";
+        if external_ids.is_empty() {
+            return Ok(());
+        }
+        on_pool!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            for id in external_ids {
+                sqlx::query(SQL).bind(profile_id).bind(object).bind(id).execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        }.await)?;
+        Ok(())
+    }
+
+    /// External ids of the open failures of one object in one retry class.
+    pub async fn open_sync_failures(
+        &self,
+        profile_id: &str,
+        object: &str,
+        retry_class: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        const SQL: &str = "SELECT external_id FROM sync_open_failures WHERE profile_id = $1 AND object = $2 AND retry_class = $3 ORDER BY external_id";
+        let rows: Vec<(String,)> = on_pool!(&self.db, pool =>
+            sqlx::query_as(SQL).bind(profile_id).bind(object).bind(retry_class).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(|(s,)| s).collect())
+    }
+
+    /// The failed records of a run.
+    pub async fn sync_run_failures(&self, run_id: &str) -> Result<Vec<SyncFailure>, StoreError> {
+        const SQL: &str = "SELECT object, external_id, operation, code, retry_class, status_code, message, fields FROM sync_run_failures WHERE run_id = $1 ORDER BY object, external_id";
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+        );
+        let rows: Vec<Row> = on_pool!(&self.db, pool =>
+            sqlx::query_as(SQL).bind(run_id).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| SyncFailure {
+                object: r.0,
+                external_id: r.1,
+                operation: r.2,
+                code: r.3,
+                retry_class: r.4,
+                status_code: r.5,
+                message: r.6,
+                fields: r.7,
+            })
+            .collect())
+    }
+
+    /// Adds (or re-parents) records in the profile's key index.
+    pub async fn put_sync_keys(
+        &self,
+        profile_id: &str,
+        keys: &[SyncKey],
+    ) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO sync_keys (profile_id, object, external_id, parent_object, parent_id, account_id) VALUES ($1, $2, $3, $4, $5, $6) \
+            ON CONFLICT (profile_id, object, external_id) DO UPDATE SET parent_object = excluded.parent_object, parent_id = excluded.parent_id, account_id = excluded.account_id";
+        if keys.is_empty() {
+            return Ok(());
+        }
+        on_pool!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            for k in keys {
+                let (po, pid) = match &k.parent {
+                    Some((o, i)) => (Some(o.as_str()), Some(i.as_str())),
+                    None => (None, None),
+                };
+                sqlx::query(SQL).bind(profile_id).bind(&k.object).bind(&k.external_id)
+                    .bind(po).bind(pid).bind(&k.account_id).execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        }.await)?;
+        Ok(())
+    }
+
+    /// Removes records from the key index (they were deleted from the org).
+    pub async fn remove_sync_keys(
+        &self,
+        profile_id: &str,
+        object: &str,
+        external_ids: &[String],
+    ) -> Result<(), StoreError> {
+        const SQL: &str =
+            "DELETE FROM sync_keys WHERE profile_id = $1 AND object = $2 AND external_id = $3";
+        if external_ids.is_empty() {
+            return Ok(());
+        }
+        on_pool!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            for id in external_ids {
+                sqlx::query(SQL).bind(profile_id).bind(object).bind(id).execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        }.await)?;
+        Ok(())
+    }
+
+    /// Which of `external_ids` of `object` are in the key index.
+    pub async fn known_sync_keys(
+        &self,
+        profile_id: &str,
+        object: &str,
+        external_ids: &[String],
+    ) -> Result<HashSet<String>, StoreError> {
+        const SQL: &str = "SELECT external_id FROM sync_keys WHERE profile_id = $1 AND object = $2 AND external_id = $3";
+        let mut out = HashSet::new();
+        on_pool!(&self.db, pool => async {
+            for id in external_ids {
+                let row: Option<(String,)> = sqlx::query_as(SQL).bind(profile_id).bind(object)
+                    .bind(id).fetch_optional(pool).await?;
+                if let Some((id,)) = row {
+                    out.insert(id);
+                }
+            }
+            Ok::<(), sqlx::Error>(())
+        }.await)?;
+        Ok(out)
+    }
+
+    /// Every record under `object`/`external_id` in the key index (children, grandchildren,
+    /// …), the record itself included; for a billing account also every record of that
+    /// account. Each as (object, external id).
+    pub async fn sync_subtree(
+        &self,
+        profile_id: &str,
+        object: &str,
+        external_id: &str,
+        is_account: bool,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        const TREE: &str = "WITH RECURSIVE tree (object, external_id) AS ( \
+                SELECT object, external_id FROM sync_keys WHERE profile_id = $1 AND object = $2 AND external_id = $3 \
+                UNION SELECT k.object, k.external_id FROM sync_keys k JOIN tree t ON k.parent_object = t.object AND k.parent_id = t.external_id WHERE k.profile_id = $1 \
+            ) SELECT object, external_id FROM tree";
+        const ACCOUNT: &str =
+            "SELECT object, external_id FROM sync_keys WHERE profile_id = $1 AND account_id = $2";
+        let mut rows: Vec<(String, String)> = on_pool!(&self.db, pool =>
+            sqlx::query_as(TREE).bind(profile_id).bind(object).bind(external_id).fetch_all(pool).await)?;
+        if is_account {
+            let more: Vec<(String, String)> = on_pool!(&self.db, pool =>
+                sqlx::query_as(ACCOUNT).bind(profile_id).bind(external_id).fetch_all(pool).await)?;
+            rows.extend(more);
+        }
+        let mut seen = HashSet::new();
+        rows.retain(|r| seen.insert(r.clone()));
+        Ok(rows)
+    }
+
+    /// A page of the key index of one object, by external id after `after`.
+    pub async fn sync_keys_page(
+        &self,
+        profile_id: &str,
+        object: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        const SQL: &str = "SELECT external_id FROM sync_keys WHERE profile_id = $1 AND object = $2 AND external_id > $3 ORDER BY external_id LIMIT $4";
+        let rows: Vec<(String,)> = on_pool!(&self.db, pool =>
+            sqlx::query_as(SQL).bind(profile_id).bind(object).bind(after).bind(limit).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(|(s,)| s).collect())
+    }
+
+    /// Sets (or replaces) a profile's schedule; the first run is due at `next_due`.
+    pub async fn set_sync_schedule(
+        &self,
+        profile_id: &str,
+        every_secs: i64,
+        next_due: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO sync_schedules (profile_id, every_secs, next_due) VALUES ($1, $2, $3) \
+            ON CONFLICT (profile_id) DO UPDATE SET every_secs = excluded.every_secs, next_due = excluded.next_due";
+        on_pool!(&self.db, pool => sqlx::query(SQL).bind(profile_id).bind(every_secs)
+            .bind(next_due.timestamp_millis()).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Removes a profile's schedule.
+    pub async fn remove_sync_schedule(&self, profile_id: &str) -> Result<(), StoreError> {
+        const SQL: &str = "DELETE FROM sync_schedules WHERE profile_id = $1";
+        on_pool!(&self.db, pool => sqlx::query(SQL).bind(profile_id).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Every schedule.
+    pub async fn sync_schedules(&self) -> Result<Vec<SyncSchedule>, StoreError> {
+        const SQL: &str =
+            "SELECT profile_id, every_secs, next_due FROM sync_schedules ORDER BY next_due";
+        let rows: Vec<(String, i64, i64)> =
+            on_pool!(&self.db, pool => sqlx::query_as(SQL).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(profile_id, every_secs, due)| SyncSchedule {
+                profile_id,
+                every_secs,
+                next_due: from_millis(due),
+            })
+            .collect())
+    }
+
+    /// Claims a due schedule: moves its next run one interval past `now` only if it is still
+    /// due at `due` (so two workers cannot both claim it). True when this caller claimed it.
+    pub async fn claim_sync_schedule(
+        &self,
+        schedule: &SyncSchedule,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str =
+            "UPDATE sync_schedules SET next_due = $1 WHERE profile_id = $2 AND next_due = $3";
+        let next = now.timestamp_millis() + schedule.every_secs * 1000;
+        let affected = on_pool!(&self.db, pool => sqlx::query(SQL).bind(next).bind(&schedule.profile_id)
+            .bind(schedule.next_due.timestamp_millis()).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(affected == 1)
+    }
+}
