@@ -113,6 +113,18 @@ impl Store {
         })
     }
 
+    /// Every component of a kind, by name.
+    pub async fn list_components(&self, kind: &str) -> Result<Vec<SavedComponent>, StoreError> {
+        const SQL: &str = "SELECT name FROM components WHERE kind = $1 ORDER BY name_key";
+        let names: Vec<(String,)> = on_pool!(&self.db, pool =>
+            sqlx::query_as(SQL).bind(kind).fetch_all(pool).await)?;
+        let mut out = Vec::with_capacity(names.len());
+        for (name,) in names {
+            out.push(self.load_component(kind, &name).await?);
+        }
+        Ok(out)
+    }
+
     /// Deletes a component; its references go with it.
     pub async fn delete_component(&self, kind: &str, name: &str) -> Result<(), StoreError> {
         const SQL: &str = "DELETE FROM components WHERE kind = $1 AND name_key = $2";

@@ -24,7 +24,7 @@ pub use home::Home;
 pub use sf_credentials::{
     CredentialStamp, SYNC_PROFILE_KIND, SecretChange, SfCredentialRecord, SyncProfile,
 };
-pub use sync_state::{ObjectStats, SyncFailure, SyncKey, SyncRun, SyncSchedule};
+pub use sync_state::{KeyInfo, ObjectStats, SyncFailure, SyncKey, SyncRun, SyncSchedule};
 pub use tokens::StoredToken;
 pub use variables::VariableInfo;
 

@@ -5,7 +5,7 @@
 //! cursor rule of lessons.md L46: an object's watermark is written only together with that
 //! object's run checkpoint, in one transaction ([`Store::commit_sync_object`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
@@ -94,6 +94,17 @@ pub struct SyncKey {
     pub parent: Option<(String, String)>,
     /// The Zuora billing account it belongs to.
     pub account_id: Option<String>,
+    /// The CrmId written for that account.
+    pub crm_id: Option<String>,
+}
+
+/// What the key index knows of one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The billing account it belongs to.
+    pub account_id: Option<String>,
+    /// The CrmId last written for that account.
+    pub crm_id: Option<String>,
 }
 
 /// A profile's schedule.
@@ -255,7 +266,7 @@ impl Store {
     pub async fn reset_sync_state(&self, profile_id: &str) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
-            for table in ["sync_watermarks", "sync_keys", "sync_open_failures"] {
+            for table in ["sync_watermarks", "sync_keys", "sync_open_failures", "sync_pending_deletes"] {
                 sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE profile_id = $1")))
                     .bind(profile_id).execute(&mut *tx).await?;
             }
@@ -420,8 +431,8 @@ impl Store {
         profile_id: &str,
         keys: &[SyncKey],
     ) -> Result<(), StoreError> {
-        const SQL: &str = "INSERT INTO sync_keys (profile_id, object, external_id, parent_object, parent_id, account_id) VALUES ($1, $2, $3, $4, $5, $6) \
-            ON CONFLICT (profile_id, object, external_id) DO UPDATE SET parent_object = excluded.parent_object, parent_id = excluded.parent_id, account_id = excluded.account_id";
+        const SQL: &str = "INSERT INTO sync_keys (profile_id, object, external_id, parent_object, parent_id, account_id, crm_id) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+            ON CONFLICT (profile_id, object, external_id) DO UPDATE SET parent_object = excluded.parent_object, parent_id = excluded.parent_id, account_id = excluded.account_id, crm_id = excluded.crm_id";
         if keys.is_empty() {
             return Ok(());
         }
@@ -433,7 +444,7 @@ impl Store {
                     None => (None, None),
                 };
                 sqlx::query(SQL).bind(profile_id).bind(&k.object).bind(&k.external_id)
-                    .bind(po).bind(pid).bind(&k.account_id).execute(&mut *tx).await?;
+                    .bind(po).bind(pid).bind(&k.account_id).bind(&k.crm_id).execute(&mut *tx).await?;
             }
             tx.commit().await
         }.await)?;
@@ -462,6 +473,36 @@ impl Store {
         Ok(())
     }
 
+    /// What the key index holds for those of `external_ids` of `object` that it knows.
+    pub async fn lookup_sync_keys(
+        &self,
+        profile_id: &str,
+        object: &str,
+        external_ids: &[String],
+    ) -> Result<HashMap<String, KeyInfo>, StoreError> {
+        let mut out = HashMap::new();
+        for chunk in external_ids.chunks(400) {
+            let placeholders: Vec<String> =
+                (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT external_id, account_id, crm_id FROM sync_keys WHERE profile_id = $1 AND object = $2 AND external_id IN ({})",
+                placeholders.join(", ")
+            ));
+            type Row = (String, Option<String>, Option<String>);
+            let rows: Vec<Row> = on_pool!(&self.db, pool => {
+                let mut q = sqlx::query_as(sql).bind(profile_id).bind(object);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.fetch_all(pool).await
+            })?;
+            for (id, account_id, crm_id) in rows {
+                out.insert(id, KeyInfo { account_id, crm_id });
+            }
+        }
+        Ok(out)
+    }
+
     /// Which of `external_ids` of `object` are in the key index.
     pub async fn known_sync_keys(
         &self,
@@ -469,19 +510,79 @@ impl Store {
         object: &str,
         external_ids: &[String],
     ) -> Result<HashSet<String>, StoreError> {
-        const SQL: &str = "SELECT external_id FROM sync_keys WHERE profile_id = $1 AND object = $2 AND external_id = $3";
-        let mut out = HashSet::new();
+        Ok(self
+            .lookup_sync_keys(profile_id, object, external_ids)
+            .await?
+            .into_keys()
+            .collect())
+    }
+
+    /// Records the CrmId now written for `account_id` on every key of that account; returns
+    /// the keys (object, external id) whose CrmId changed.
+    pub async fn repoint_sync_account(
+        &self,
+        profile_id: &str,
+        account_id: &str,
+        crm_id: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        const FIND: &str = "SELECT object, external_id FROM sync_keys WHERE profile_id = $1 AND account_id = $2 AND (crm_id IS NULL OR crm_id <> $3)";
+        const SET: &str =
+            "UPDATE sync_keys SET crm_id = $3 WHERE profile_id = $1 AND account_id = $2";
+        let rows: Vec<(String, String)> = on_pool!(&self.db, pool =>
+            sqlx::query_as(FIND).bind(profile_id).bind(account_id).bind(crm_id).fetch_all(pool).await)?;
+        on_pool!(&self.db, pool => sqlx::query(SET).bind(profile_id).bind(account_id).bind(crm_id)
+            .execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(rows)
+    }
+
+    /// Queues records whose subtrees must be deleted from the org.
+    pub async fn add_pending_deletes(
+        &self,
+        profile_id: &str,
+        roots: &[(String, String, String)],
+    ) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO sync_pending_deletes (profile_id, object, external_id, reason) VALUES ($1, $2, $3, $4) \
+            ON CONFLICT (profile_id, object, external_id) DO NOTHING";
+        if roots.is_empty() {
+            return Ok(());
+        }
         on_pool!(&self.db, pool => async {
-            for id in external_ids {
-                let row: Option<(String,)> = sqlx::query_as(SQL).bind(profile_id).bind(object)
-                    .bind(id).fetch_optional(pool).await?;
-                if let Some((id,)) = row {
-                    out.insert(id);
-                }
+            let mut tx = pool.begin().await?;
+            for (object, id, reason) in roots {
+                sqlx::query(SQL).bind(profile_id).bind(object).bind(id).bind(reason)
+                    .execute(&mut *tx).await?;
             }
-            Ok::<(), sqlx::Error>(())
+            tx.commit().await
         }.await)?;
-        Ok(out)
+        Ok(())
+    }
+
+    /// A page of queued deletes: (object, external id, reason).
+    pub async fn pending_deletes(
+        &self,
+        profile_id: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        const SQL: &str = "SELECT object, external_id, reason FROM sync_pending_deletes WHERE profile_id = $1 ORDER BY object, external_id LIMIT $2";
+        Ok(on_pool!(&self.db, pool =>
+            sqlx::query_as(SQL).bind(profile_id).bind(limit).fetch_all(pool).await)?)
+    }
+
+    /// Removes queued deletes that were carried out.
+    pub async fn remove_pending_deletes(
+        &self,
+        profile_id: &str,
+        roots: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        const SQL: &str = "DELETE FROM sync_pending_deletes WHERE profile_id = $1 AND object = $2 AND external_id = $3";
+        on_pool!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            for (object, id) in roots {
+                sqlx::query(SQL).bind(profile_id).bind(object).bind(id).execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        }.await)?;
+        Ok(())
     }
 
     /// Every record under `object`/`external_id` in the key index (children, grandchildren,

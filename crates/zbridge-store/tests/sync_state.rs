@@ -26,6 +26,7 @@ fn key(object: &str, id: &str, parent: Option<(&str, &str)>, account: &str) -> S
         external_id: id.into(),
         parent: parent.map(|(o, i)| (o.into(), i.into())),
         account_id: Some(account.into()),
+        crm_id: Some("001".into()),
     }
 }
 

@@ -74,10 +74,22 @@ CREATE TABLE sync_keys (
     parent_object TEXT,
     parent_id TEXT,
     account_id TEXT,
+    -- The CrmId last written for the record's account, to re-point children when it changes.
+    crm_id TEXT,
     PRIMARY KEY (profile_id, object, external_id)
 );
 CREATE INDEX sync_keys_by_parent ON sync_keys (profile_id, parent_object, parent_id);
 CREATE INDEX sync_keys_by_account ON sync_keys (profile_id, account_id);
+
+-- Records found to be deleted or out of scope, whose subtrees a run removes at its end,
+-- children first. Written before the object's watermark moves, so a crash cannot lose them.
+CREATE TABLE sync_pending_deletes (
+    profile_id TEXT NOT NULL REFERENCES components (id) ON DELETE CASCADE,
+    object TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (profile_id, object, external_id)
+);
 
 -- When each scheduled profile runs next.
 CREATE TABLE sync_schedules (
