@@ -160,6 +160,16 @@ pub struct RunSummary {
     pub stopped: Option<String>,
 }
 
+/// What [`run`] gives back.
+#[derive(Debug)]
+pub struct RunReport {
+    /// The counts.
+    pub summary: RunSummary,
+    /// The error of the last call that failed as a whole, for callers that must tell a remote
+    /// failure from a refused record (the CLI's exit code 3).
+    pub last_call_error: Option<ZuoraError>,
+}
+
 /// How a run ended, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -233,7 +243,7 @@ pub async fn run<I, F>(
     params: &Params,
     records: I,
     mut emit: F,
-) -> Result<RunSummary, ExecuteError>
+) -> Result<RunReport, ExecuteError>
 where
     I: Iterator<Item = Result<InputRecord, InputError>>,
     F: FnMut(&RecordResult) -> io::Result<()>,
@@ -253,6 +263,7 @@ where
         path: &path,
         pending: Vec::with_capacity(max),
         summary: RunSummary::default(),
+        last_call_error: None,
     };
     for entry in records {
         batch.summary.records += 1;
@@ -287,7 +298,10 @@ where
         }
     }
     batch.flush(&mut emit).await?;
-    Ok(batch.summary)
+    Ok(RunReport {
+        summary: batch.summary,
+        last_call_error: batch.last_call_error,
+    })
 }
 
 struct Batch<'a> {
@@ -297,6 +311,7 @@ struct Batch<'a> {
     path: &'a str,
     pending: Vec<(u64, actions::Prepared)>,
     summary: RunSummary,
+    last_call_error: Option<ZuoraError>,
 }
 
 impl Batch<'_> {
@@ -340,20 +355,20 @@ impl Batch<'_> {
             .client
             .json(Call::post(self.path, &body))
             .await
-            .map_err(|error| {
-                if stops_the_run(&error) {
-                    self.summary.stopped = Some(format!("an earlier call failed: {error}"));
-                }
-                call_error(&error)
-            })
             .and_then(|response| {
-                actions::answers(response).map_err(|detail| {
-                    RecordError::new(
-                        None,
-                        format!("{}: unexpected response: {detail}", self.path),
-                    )
+                actions::answers(response).map_err(|detail| ZuoraError::Protocol {
+                    path: self.path.to_string(),
+                    detail,
                 })
             });
+        let answers = answers.map_err(|error| {
+            if stops_the_run(&error) {
+                self.summary.stopped = Some(format!("an earlier call failed: {error}"));
+            }
+            let record_error = call_error(&error);
+            self.last_call_error = Some(error);
+            record_error
+        });
         match answers {
             Ok(answers) => {
                 for (i, (line, input_id)) in lines.into_iter().enumerate() {
@@ -451,12 +466,12 @@ pub async fn run_json_lines(
     };
     check(procedure, read())?;
     let mut results = Vec::new();
-    let summary = run(client, procedure, params, read(), |r| {
+    let report = run(client, procedure, params, read(), |r| {
         results.push(r.clone());
         Ok(())
     })
     .await?;
-    Ok((results, summary))
+    Ok((results, report.summary))
 }
 
 /// What the token procedures report.

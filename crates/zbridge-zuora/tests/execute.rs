@@ -53,13 +53,16 @@ async fn run(
     let read = || execute::input::records(format, std::io::Cursor::new(text.clone()));
     execute::check(procedure, read()).unwrap();
     let mut results = Vec::new();
-    let summary = execute::run(client, procedure, &params(procedure, pairs), read(), |r| {
+    let report = execute::run(client, procedure, &params(procedure, pairs), read(), |r| {
         results.push(r.clone());
         Ok(())
     })
     .await
     .unwrap();
-    (results, summary)
+    if report.summary.failed_calls > 0 {
+        assert!(report.last_call_error.is_some());
+    }
+    (results, report.summary)
 }
 
 fn lines(values: &[Value]) -> String {
@@ -275,6 +278,62 @@ async fn a_run_whose_every_call_failed_says_so() {
     .await;
     assert_eq!(results[0].errors[0].code.as_deref(), Some("HTTP_403"));
     assert_eq!(summary.outcome(), Outcome::AllCallsFailed);
+}
+
+/// After an error every later call would repeat (credentials refused), the run stops sending
+/// and reports the remaining records as not sent, still one result per record.
+#[tokio::test]
+async fn refused_credentials_stop_the_run_and_the_rest_is_reported_not_sent() {
+    let sim = sim().await;
+    let client = client(&sim);
+    sim.set_faults(FaultProfile {
+        name: "401 on create".into(),
+        rules: vec![FaultRule {
+            endpoint: "actions.create".into(),
+            fault: FaultKind::Status {
+                statuses: vec![401],
+            },
+            trigger: Trigger::Always,
+        }],
+    });
+    let records: Vec<Value> = (1..=120)
+        .map(|i| json!({"Name": format!("R{i}")}))
+        .collect();
+    let text = lines(&records);
+    let read =
+        || execute::input::records(InputFormat::JsonLines, std::io::Cursor::new(text.clone()));
+    let mut results = Vec::new();
+    let report = execute::run(
+        &client,
+        Procedure::CreateRecords,
+        &params(Procedure::CreateRecords, &["type=Account"]),
+        read(),
+        |r| {
+            results.push(r.clone());
+            Ok(())
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(lines_of(&results), (1..=120).collect::<Vec<u64>>());
+    assert_eq!(report.summary.calls, 1);
+    assert!(report.summary.stopped.is_some());
+    assert!(matches!(
+        report.last_call_error,
+        Some(zbridge_zuora::ZuoraError::Unauthorized { .. })
+    ));
+    assert!(results[..50].iter().all(|r| r.errors[0].code.is_none()));
+    assert!(
+        results[50..]
+            .iter()
+            .all(|r| r.errors[0].code.as_deref() == Some("NOT_SENT"))
+    );
+    assert_eq!(report.summary.outcome(), Outcome::AllCallsFailed);
+    assert_eq!(
+        sim.counters()["actions.create"],
+        2,
+        "one call, replayed once with a new token"
+    );
 }
 
 /// A stub Actions endpoint that answers 429 to the first attempt of each batch and records the

@@ -153,6 +153,33 @@ impl Procedure {
         )
     }
 
+    /// What one input record holds, in a few words (the input schema says it exactly).
+    pub fn input_summary(self) -> &'static str {
+        match self {
+            Procedure::CreateRecords => "the fields of a new record",
+            Procedure::UpdateRecords => "Id and the fields to change",
+            Procedure::DeleteRecords => "Id",
+            Procedure::GenerateInvoices => "AccountId, InvoiceDate, TargetDate",
+            Procedure::SplitInvoice => "Id (of an InvoiceSplit)",
+            Procedure::Subscribe => "a SubscribeRequest (Account, SubscriptionData, …)",
+            Procedure::Amend => "an AmendRequest, or one Amendment",
+            Procedure::GetOAuthAccessToken
+            | Procedure::RefreshOAuthAccessToken
+            | Procedure::CreateSchema => "no input",
+        }
+    }
+
+    /// What it gives back, in a few words (the output schema says it exactly).
+    pub fn output_summary(self) -> &'static str {
+        match self {
+            Procedure::GetOAuthAccessToken | Procedure::RefreshOAuthAccessToken => {
+                "expiry and scope (the token with --show-secret)"
+            }
+            Procedure::CreateSchema => "a JSON Schema document",
+            _ => "per record: line, id, success, errors",
+        }
+    }
+
     /// The `--param`s it takes.
     pub fn params(self) -> &'static [ParamSpec] {
         match self {
