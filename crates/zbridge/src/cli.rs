@@ -44,6 +44,14 @@ pub enum Command {
     /// Global and project variables that connection fields use as [name].
     #[command(subcommand)]
     Variable(VariableCommand),
+    /// Run a procedure at Zuora (the Execute activity): create, update, delete, generate, split,
+    /// subscribe, amend, tokens, schema export.
+    Execute(Box<crate::cmd::execute::ExecuteArgs>),
+    /// List the procedures `execute` runs, with their parameters and input and output schemas.
+    Procedures {
+        /// The connection.
+        name: String,
+    },
     /// A tour of zbridge against the built-in simulator, in a temporary home.
     Demo,
     /// Run the Zuora and Salesforce simulators on loopback until interrupted.

@@ -2,6 +2,7 @@
 
 mod connection;
 mod demo;
+pub mod execute;
 pub mod sf_credentials;
 mod sim;
 pub mod sync_profile;
@@ -17,6 +18,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Connection(command) => connection::run(*command, json).await,
         Command::Variable(command) => variable::run(command, json).await,
+        Command::Execute(args) => execute::run(*args, json).await,
+        Command::Procedures { name } => execute::procedures(&name, json).await,
         Command::Demo => demo::run().await,
         Command::Sim(args) => sim::run(args, json).await,
         Command::SfCredentials(command) => sf_credentials::run(*command, json).await,
