@@ -1,0 +1,72 @@
+//! The JSON API under `/api`: everything the CLI does, over the same service functions.
+//! Secrets are write-only: requests may set (a string) or clear (`null`) them; responses show
+//! only `{"set": true|false}`.
+
+pub mod connections;
+
+pub mod variables;
+
+use axum::Router;
+use axum::routing::get;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::AppState;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(crate::openapi::document))
+        .merge(connections::routes())
+        .merge(variables::routes())
+}
+
+/// A write-only field of a request: absent keeps the stored value, `null` clears it, a value
+/// sets it.
+#[derive(Debug, Clone, Default)]
+pub enum Patch<T> {
+    /// Keep what is stored.
+    #[default]
+    Keep,
+    /// Remove it.
+    Clear,
+    /// Replace it.
+    Set(T),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Option::<T>::deserialize(d)? {
+            Some(v) => Patch::Set(v),
+            None => Patch::Clear,
+        })
+    }
+}
+
+/// How a secret is shown: only whether it is set.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SecretState {
+    /// Whether a value is stored.
+    pub set: bool,
+}
+
+/// A JSON body whose rejection is an [`ApiError`] with the field and rule, like every other
+/// error of the API.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = crate::ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(crate::ApiError::bad_request(
+                "request body",
+                rejection.body_text(),
+            )),
+        }
+    }
+}

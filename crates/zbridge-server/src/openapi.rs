@@ -1,0 +1,229 @@
+//! The OpenAPI 3.1 document of the JSON API, served at `/api/openapi.json`.
+//!
+//! Written by hand next to the handlers; `tests/api.rs` checks that every route is described
+//! and schemathesis (`scripts/schemathesis`) checks the live API against it.
+
+use axum::Json;
+use serde_json::{Value, json};
+
+/// The document.
+pub async fn document() -> Json<Value> {
+    Json(spec())
+}
+
+fn error_response(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn json_response(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn name_param(description: &str) -> Value {
+    json!({"name": "name", "in": "path", "required": true, "description": description,
+           "schema": {"type": "string", "minLength": 1}})
+}
+
+/// The responses every operation may give besides its own.
+fn common(mut responses: Value) -> Value {
+    let map = responses.as_object_mut().expect("responses is an object");
+    map.insert(
+        "401".into(),
+        error_response("No valid access token or session."),
+    );
+    map.insert(
+        "403".into(),
+        error_response("A cookie-authenticated request without its CSRF token."),
+    );
+    map.insert(
+        "422".into(),
+        error_response("Input broke a rule; the field and the rule are named."),
+    );
+    map.insert(
+        "500".into(),
+        error_response("Something failed on the server."),
+    );
+    responses
+}
+
+fn op(summary: &str, id: &str, params: Vec<Value>, body: Option<Value>, responses: Value) -> Value {
+    let mut o = json!({"summary": summary, "operationId": id, "parameters": params,
+                       "responses": common(responses)});
+    if let Some(schema) = body {
+        o["requestBody"] =
+            json!({"required": true, "content": {"application/json": {"schema": schema}}});
+    }
+    o
+}
+
+/// Builds the document.
+pub fn spec() -> Value {
+    let conn = name_param("Connection name (any capitalisation).");
+    let var = name_param("Variable name.");
+    let project_q = json!({"name": "project", "in": "query", "required": false,
+        "description": "A project name; omitted means every variable (list) or the global scope (delete).",
+        "schema": {"type": "string"}});
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "zbridge API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Zuora connections, variables and Salesforce sync credentials. Authenticate with `Authorization: Bearer <access token>`. Secrets are write-only: send a string to set one, null to clear it; responses show only {\"set\": true|false}."
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/connections": {
+                "get": op("List Zuora connections", "listConnections", vec![], None,
+                    json!({"200": json_response("The connections, by name.", json!({"type": "array", "items": schema_ref("ConnectionSummary")}))})),
+                "post": op("Create a Zuora connection", "createConnection", vec![], Some(schema_ref("ConnectionInput")),
+                    json!({"201": json_response("Created.", schema_ref("Connection")),
+                           "409": error_response("The name is taken.")}))
+            },
+            "/api/connections/{name}": {
+                "get": op("Show a connection", "showConnection", vec![conn.clone()], None,
+                    json!({"200": json_response("The connection; secrets as set / not set.", schema_ref("Connection")),
+                           "404": error_response("No connection has that name.")})),
+                "put": op("Change a connection", "updateConnection", vec![conn.clone()], Some(schema_ref("ConnectionInput")),
+                    json!({"200": json_response("Saved.", schema_ref("Connection")),
+                           "404": error_response("No connection has that name."),
+                           "409": error_response("The name is taken, or someone else changed it since `version`.")})),
+                "delete": op("Delete a connection", "deleteConnection", vec![conn.clone()], None,
+                    json!({"204": {"description": "Deleted."},
+                           "404": error_response("No connection has that name."),
+                           "409": error_response("Saved components use it; they are listed in `used_by`.")}))
+            },
+            "/api/connections/{name}/test": {
+                "post": op("Test a connection", "testConnection", vec![conn.clone()], None,
+                    json!({"200": json_response("Every check passed.", schema_ref("TestReport")),
+                           "404": error_response("No connection has that name."),
+                           "502": error_response("Zuora refused or could not be reached; the rule says why.")}))
+            },
+            "/api/connections/{name}/dependencies": {
+                "get": op("Saved components that use a connection", "connectionDependencies", vec![conn], None,
+                    json!({"200": json_response("The components.", json!({"type": "array", "items": schema_ref("ComponentRef")})),
+                           "404": error_response("No connection has that name.")}))
+            },
+            "/api/connection-options": {
+                "get": op("Tenants, services and advanced keys", "connectionOptions", vec![], None,
+                    json!({"200": json_response("What the editor offers.", schema_ref("ConnectionOptions"))}))
+            },
+            "/api/variables": {
+                "get": op("List variables", "listVariables", vec![project_q.clone()], None,
+                    json!({"200": json_response("Variables; secret ones without a value.", json!({"type": "array", "items": schema_ref("Variable")}))}))
+            },
+            "/api/variables/{name}": {
+                "put": op("Set a variable", "setVariable", vec![var.clone()], Some(schema_ref("VariableInput")),
+                    json!({"204": {"description": "Saved."}})),
+                "delete": op("Delete a variable", "deleteVariable", vec![var, project_q], None,
+                    json!({"204": {"description": "Deleted."}, "404": error_response("No such variable in that scope.")}))
+            },
+            "/api/openapi.json": {
+                "get": op("This document", "openapi", vec![], None,
+                    json!({"200": json_response("The OpenAPI document.", json!({"type": "object"}))}))
+            }
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": schemas()
+        }
+    })
+}
+
+fn schemas() -> Value {
+    let secret_state = json!({"type": "object", "required": ["set"], "properties": {"set": {"type": "boolean"}}, "additionalProperties": false});
+    let secret_write = json!({"type": ["string", "null"], "description": "Write-only: a string sets it, null clears it, absent keeps it."});
+    json!({
+        "Error": {
+            "type": "object", "required": ["error"],
+            "properties": {"error": {"type": "object", "required": ["field", "rule"],
+                "properties": {
+                    "field": {"type": ["string", "null"], "description": "The field as the user sees it."},
+                    "rule": {"type": "string", "description": "The rule that failed, or what happened."},
+                    "used_by": {"type": "array", "items": {"$ref": "#/components/schemas/ComponentRef"}}
+                }}}
+        },
+        "SecretState": secret_state,
+        "ComponentRef": {"type": "object", "required": ["kind", "name"],
+            "properties": {"kind": {"type": "string"}, "name": {"type": "string"}}},
+        "AdvancedRow": {"type": "object", "required": ["key", "value"],
+            "properties": {"key": {"type": "string"}, "value": {"type": "string"}}},
+        "ConnectionSummary": {
+            "type": "object", "required": ["id", "name", "project", "config", "updated_at"],
+            "properties": {
+                "id": {"type": "string"}, "name": {"type": "string"},
+                "project": {"type": ["string", "null"]},
+                "updated_at": {"type": "string", "format": "date-time"},
+                "config": {"type": "object", "required": ["tenant", "service", "client_id", "proxy_enabled", "proxy_url", "proxy_user", "advanced"],
+                    "properties": {
+                        "tenant": {"type": "string"}, "service": {"type": "string"}, "client_id": {"type": "string"},
+                        "proxy_enabled": {"type": "boolean"}, "proxy_url": {"type": "string"}, "proxy_user": {"type": "string"},
+                        "advanced": {"type": "array", "items": {"$ref": "#/components/schemas/AdvancedRow"},
+                            "description": "Rows in order; a secret row's value is always empty here."}
+                    }}
+            }
+        },
+        "Connection": {
+            "type": "object",
+            "required": ["id", "name", "project", "tenant", "service", "client_id", "client_secret", "refresh_token", "proxy", "advanced", "used_by", "version", "created_at", "updated_at"],
+            "properties": {
+                "id": {"type": "string"}, "name": {"type": "string"}, "project": {"type": ["string", "null"]},
+                "tenant": {"type": "string"}, "service": {"type": "string"}, "client_id": {"type": "string"},
+                "client_secret": {"$ref": "#/components/schemas/SecretState"},
+                "refresh_token": {"$ref": "#/components/schemas/SecretState"},
+                "proxy": {"type": "object", "required": ["enabled", "url", "user", "password"], "properties": {
+                    "enabled": {"type": "boolean"}, "url": {"type": "string"}, "user": {"type": "string"},
+                    "password": {"$ref": "#/components/schemas/SecretState"}}},
+                "advanced": {"type": "array", "items": {"type": "object", "required": ["key"], "properties": {
+                    "key": {"type": "string"}, "value": {"type": "string"},
+                    "secret": {"$ref": "#/components/schemas/SecretState"}}}},
+                "used_by": {"type": "array", "items": {"$ref": "#/components/schemas/ComponentRef"}},
+                "version": {"type": "integer"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "updated_at": {"type": "string", "format": "date-time"},
+                "warnings": {"type": "array", "items": {"type": "object", "required": ["field", "message"], "properties": {
+                    "field": {"type": "string"}, "message": {"type": "string"}}}}
+            }
+        },
+        "ConnectionInput": {
+            "type": "object", "additionalProperties": false,
+            "description": "Create: `name` is required. Update: absent fields keep their value.",
+            "properties": {
+                "name": {"type": "string"},
+                "project": {"type": ["string", "null"]},
+                "tenant": {"type": "string", "description": "One of the nine tenants, or a [variable]."},
+                "service": {"type": "string", "description": "DataQuery or AQuADataExport, or a [variable]."},
+                "client_id": {"type": "string"},
+                "client_secret": secret_write.clone(),
+                "refresh_token": secret_write.clone(),
+                "proxy": {"type": "object", "additionalProperties": false, "properties": {
+                    "enabled": {"type": "boolean"}, "url": {"type": "string"}, "user": {"type": "string"},
+                    "password": secret_write}},
+                "advanced": {"type": "array", "description": "Replaces the whole table, in order; a secret row without a value keeps the saved one.",
+                    "items": {"type": "object", "required": ["key"], "additionalProperties": false,
+                        "properties": {"key": {"type": "string"}, "value": {"type": ["string", "null"]}}}},
+                "version": {"type": "integer", "description": "The version the edit started from."}
+            }
+        },
+        "TestReport": {"type": "object", "required": ["ok", "checks"], "properties": {
+            "ok": {"type": "boolean"},
+            "checks": {"type": "array", "items": {"type": "object", "required": ["what", "detail"],
+                "properties": {"what": {"type": "string"}, "detail": {"type": "string"}}}}}},
+        "ConnectionOptions": {"type": "object", "required": ["tenants", "services", "advanced_keys"], "properties": {
+            "tenants": {"type": "array", "items": {"type": "string"}},
+            "services": {"type": "array", "items": {"type": "string"}},
+            "advanced_keys": {"type": "array", "items": {"type": "object", "required": ["key", "default", "secret", "description"], "properties": {
+                "key": {"type": "string"}, "default": {"type": ["string", "null"]},
+                "secret": {"type": "boolean"}, "description": {"type": "string"}}}}}},
+        "Variable": {"type": "object", "required": ["name", "project", "secret", "value", "updated_at"], "properties": {
+            "name": {"type": "string"}, "project": {"type": ["string", "null"]}, "secret": {"type": "boolean"},
+            "value": {"type": ["string", "null"], "description": "Null for a secret variable."},
+            "updated_at": {"type": "string", "format": "date-time"}}},
+        "VariableInput": {"type": "object", "required": ["value"], "additionalProperties": false, "properties": {
+            "value": {"type": "string"}, "secret": {"type": "boolean"}, "project": {"type": ["string", "null"]}}}
+    })
+}
