@@ -79,3 +79,4 @@ impl Server {
         (cookie, csrf)
     }
 }
+pub mod browser;
