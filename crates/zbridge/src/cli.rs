@@ -62,6 +62,8 @@ pub enum Command {
     /// Sync profiles (a Zuora connection paired with a Salesforce org).
     #[command(subcommand)]
     Sync(crate::cmd::sync_profile::SyncCommand),
+    /// Serve the web UI and the JSON API (loopback by default; sign in with the access token).
+    Serve(crate::cmd::serve::ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@ mod connection;
 mod demo;
 pub mod execute;
 pub mod sf_credentials;
+pub mod serve;
 mod sim;
 pub mod sync_profile;
 mod variable;
@@ -24,6 +25,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sim(args) => sim::run(args, json).await,
         Command::SfCredentials(command) => sf_credentials::run(*command, json).await,
         Command::Sync(command) => sync_profile::run(command, json).await,
+        Command::Serve(args) => serve::run(args).await,
     }
 }
 
