@@ -234,6 +234,7 @@ impl ZuoraClient {
                         continue;
                     }
                     let wait = policy::server_wait(
+                        status,
                         |h| response.headers().get(h).and_then(|v| v.to_str().ok()),
                         chrono::Utc::now(),
                     );
@@ -280,6 +281,7 @@ impl ZuoraClient {
                     log_limits(call.path, response.headers());
                     let headers = response.headers().clone();
                     let server_wait = policy::server_wait(
+                        status,
                         |h| headers.get(h).and_then(|v| v.to_str().ok()),
                         chrono::Utc::now(),
                     );

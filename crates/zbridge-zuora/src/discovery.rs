@@ -319,3 +319,92 @@ mod tests {
         assert_eq!(quote_identifier("odd name"), "\"odd name\"");
     }
 }
+
+/// Discovery through the store's cache: results are reused until they are older than the
+/// connection's `DescribeCacheTTL`, unless `refresh` is set.
+#[derive(Debug, Clone)]
+pub struct CachedDiscovery<'a> {
+    /// The store holding the cache.
+    pub store: &'a zbridge_store::Store,
+    /// The connection the cache belongs to.
+    pub connection_id: &'a str,
+    /// Ignore cached results (they are replaced).
+    pub refresh: bool,
+}
+
+impl CachedDiscovery<'_> {
+    /// The tables of the connection's service.
+    pub async fn tables(&self, client: &ZuoraClient) -> Result<Vec<String>, ZuoraError> {
+        if let Some(body) = self.cached(client, "").await?
+            && let Ok(tables) = serde_json::from_str(&body)
+        {
+            return Ok(tables);
+        }
+        let tables = list_tables(client).await?;
+        self.remember(
+            client,
+            "",
+            &serde_json::to_string(&tables).unwrap_or_default(),
+        )
+        .await?;
+        Ok(tables)
+    }
+
+    /// The schema of one table.
+    pub async fn describe(
+        &self,
+        client: &ZuoraClient,
+        table: &str,
+    ) -> Result<TableSchema, ZuoraError> {
+        if let Some(body) = self.cached(client, table).await?
+            && let Ok(schema) = serde_json::from_str(&body)
+        {
+            return Ok(schema);
+        }
+        let schema = describe(client, table).await?;
+        self.remember(
+            client,
+            table,
+            &serde_json::to_string(&schema).unwrap_or_default(),
+        )
+        .await?;
+        Ok(schema)
+    }
+
+    async fn cached(
+        &self,
+        client: &ZuoraClient,
+        object: &str,
+    ) -> Result<Option<String>, ZuoraError> {
+        if self.refresh {
+            return Ok(None);
+        }
+        let conn = client.connection();
+        self.store
+            .cached_describe(
+                self.connection_id,
+                conn.service.as_str(),
+                object,
+                conn.settings.describe_cache_ttl,
+            )
+            .await
+            .map_err(|e| ZuoraError::Cache(e.to_string()))
+    }
+
+    async fn remember(
+        &self,
+        client: &ZuoraClient,
+        object: &str,
+        body: &str,
+    ) -> Result<(), ZuoraError> {
+        self.store
+            .cache_describe(
+                self.connection_id,
+                client.connection().service.as_str(),
+                object,
+                body,
+            )
+            .await
+            .map_err(|e| ZuoraError::Cache(e.to_string()))
+    }
+}

@@ -169,12 +169,44 @@ pub enum ZuoraError {
         /// What was wrong.
         detail: String,
     },
+    /// A job ended without a result.
+    #[error("{service} job {job_id} {status}: {message}")]
+    JobFailed {
+        /// Data Query or AQuA.
+        service: &'static str,
+        /// The job id.
+        job_id: String,
+        /// The terminal status.
+        status: String,
+        /// Zuora's message.
+        message: String,
+    },
     /// The token cache failed.
     #[error("token cache: {0}")]
     Cache(String),
 }
 
 impl ZuoraError {
+    /// Whether a failed job is worth submitting again: Zuora's transient aborts ("Service
+    /// Temporarily Unavailable … LINK_30000007", internal errors that ask for a resubmit).
+    pub fn is_transient_job_failure(&self) -> bool {
+        // A job over a time limit may finish on a quieter attempt; only a repeat splits it.
+        const MARKERS: [&str; 5] = [
+            "temporarily unavailable",
+            "link_30000007",
+            "resubmit",
+            "internal error",
+            "maximum time limit",
+        ];
+        match self {
+            ZuoraError::JobFailed { message, .. } => {
+                let message = message.to_lowercase();
+                MARKERS.iter().any(|m| message.contains(m))
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the error is the user's configuration (exit code 2) rather than a remote failure
     /// (exit code 3).
     pub fn is_config(&self) -> bool {

@@ -87,10 +87,12 @@ pub struct JobStatus {
 }
 
 /// A failed, aborted or cancelled job.
-pub fn job_failed(service: &str, job_id: &str, status: &str, message: &str) -> ZuoraError {
-    ZuoraError::Protocol {
-        path: format!("{service} job {job_id}"),
-        detail: format!("{status}: {message}"),
+pub fn job_failed(service: &'static str, job_id: &str, status: &str, message: &str) -> ZuoraError {
+    ZuoraError::JobFailed {
+        service,
+        job_id: job_id.to_string(),
+        status: status.to_string(),
+        message: message.to_string(),
     }
 }
 

@@ -93,9 +93,11 @@ pub fn classify_status(status: u16) -> StatusClass {
     }
 }
 
-/// The server's requested wait: `Retry-After` in seconds or as an HTTP date, else
-/// `ratelimit-reset` in seconds. `get` looks a header up case-insensitively.
+/// The server's requested wait: `Retry-After` in seconds or as an HTTP date, else — for a 429
+/// only — `ratelimit-reset` in seconds (Zuora sends the rate-limit headers on every response,
+/// where they describe the window, not a wait). `get` looks a header up case-insensitively.
 pub fn server_wait<'a>(
+    status: u16,
     get: impl Fn(&str) -> Option<&'a str>,
     now: DateTime<Utc>,
 ) -> Option<Duration> {
@@ -108,6 +110,9 @@ pub fn server_wait<'a>(
             let wait = date.with_timezone(&Utc) - now;
             return Some(wait.to_std().unwrap_or(Duration::ZERO));
         }
+    }
+    if status != 429 {
+        return None;
     }
     get("ratelimit-reset")
         .and_then(|v| v.trim().parse::<u64>().ok())
@@ -238,12 +243,20 @@ mod tests {
             "ratelimit-reset" => Some("600"),
             _ => None,
         };
-        assert_eq!(server_wait(headers, now), Some(Duration::from_secs(7)));
+        assert_eq!(server_wait(429, headers, now), Some(Duration::from_secs(7)));
         let dated = |name: &str| (name == "retry-after").then_some("Sat, 01 Aug 2026 00:00:30 GMT");
-        assert_eq!(server_wait(dated, now), Some(Duration::from_secs(30)));
+        assert_eq!(server_wait(503, dated, now), Some(Duration::from_secs(30)));
         let reset_only = |name: &str| (name == "ratelimit-reset").then_some("600");
-        assert_eq!(server_wait(reset_only, now), Some(Duration::from_secs(600)));
-        assert_eq!(server_wait(|_| None, now), None);
+        assert_eq!(
+            server_wait(429, reset_only, now),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(
+            server_wait(500, reset_only, now),
+            None,
+            "rate-limit windows are no wait"
+        );
+        assert_eq!(server_wait(429, |_| None, now), None);
     }
 
     #[test]

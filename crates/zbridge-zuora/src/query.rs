@@ -79,6 +79,27 @@ pub struct Plan {
     pub include_deleted: bool,
     /// Notes for the user (e.g. what is evaluated locally).
     pub notes: Vec<String>,
+    /// Query text given by the user (`--sql`, `--zoql`), run as is; its columns come from the
+    /// result file's header, as text.
+    pub raw: Option<String>,
+}
+
+/// A plan that runs the user's own SQL (Data Query) or Export ZOQL (AQuA) unchanged. Its
+/// columns are the result's header, and its values are text.
+pub fn plan_raw(text: &str, service: ZuoraService) -> Plan {
+    Plan {
+        service,
+        table: String::new(),
+        columns: Vec::new(),
+        extra: Vec::new(),
+        pushed: None,
+        local: None,
+        cursor: None,
+        limit: None,
+        include_deleted: false,
+        notes: Vec::new(),
+        raw: Some(text.to_string()),
+    }
 }
 
 /// Plans a read of `spec` against `schema` for `service`.
@@ -153,6 +174,7 @@ pub fn plan(
         limit: spec.limit,
         include_deleted: spec.include_deleted,
         notes,
+        raw: None,
     })
 }
 
@@ -361,6 +383,9 @@ impl IdRange {
 
 /// The query text for one part of a plan.
 pub fn render(plan: &Plan, range: IdRange) -> String {
+    if let Some(raw) = &plan.raw {
+        return raw.clone();
+    }
     let fetched: Vec<&OutputColumn> = plan.columns.iter().chain(&plan.extra).collect();
     match plan.service {
         ZuoraService::DataQuery => {
@@ -484,7 +509,6 @@ pub async fn run(
     progress: Arc<Progress>,
     cancel: CancellationToken,
 ) -> Result<Summary, ZuoraError> {
-    sink.start(&plan.columns).map_err(sink_error)?;
     let mut runner = Runner {
         client,
         plan,
@@ -492,31 +516,143 @@ pub async fn run(
         progress,
         cancel,
         summary: Summary::default(),
+        started: false,
+        raw_columns: Vec::new(),
     };
-    let mut pending = vec![IdRange::ALL];
-    while let Some(range) = pending.pop() {
+    let mut pending = vec![(IdRange::ALL, 0)];
+    while let Some((range, depth)) = pending.pop() {
         if runner.limit_reached() {
             break;
         }
         match runner.run_part(range).await {
             Ok(()) => {}
-            Err(error) if is_over_cap(&error) => {
+            Err(error) if is_over_cap(&error) && plan.raw.is_none() && depth < MAX_SPLIT_DEPTH => {
+                // Ids share long prefixes, so halving the whole id space would take dozens of
+                // rounds before it separates any rows: the first split narrows the range to the
+                // ids that exist.
+                let range = match depth {
+                    0 => match id_bounds(client, plan).await? {
+                        Some(bounds) => bounds,
+                        None => continue,
+                    },
+                    _ => range,
+                };
                 let (low, high) = range.halves().ok_or(error)?;
-                tracing::info!("result over the service's cap; splitting the Id range in two");
-                pending.push(high);
-                pending.push(low);
+                tracing::info!(
+                    depth,
+                    "result over the service's cap; splitting the Id range in two"
+                );
+                pending.push((high, depth + 1));
+                pending.push((low, depth + 1));
             }
             Err(error) => return Err(error),
         }
     }
+    runner.start_sink(&[])?;
     runner.sink.finish().map_err(sink_error)?;
     Ok(runner.summary)
 }
 
+/// The smallest and largest Id the plan's filter selects, as a range; `None` when no row
+/// matches. Two one-row queries, ordered by Id.
+async fn id_bounds(client: &ZuoraClient, plan: &Plan) -> Result<Option<IdRange>, ZuoraError> {
+    let mut bounds = Vec::new();
+    for descending in [false, true] {
+        let text = bound_query(plan, descending);
+        let raw = plan_raw(&text, plan.service);
+        let mut first = FirstValue::default();
+        Box::pin(run(
+            client,
+            &raw,
+            &mut first,
+            Arc::new(Progress::default()),
+            CancellationToken::new(),
+        ))
+        .await?;
+        let Some(id) = first.value else {
+            return Ok(None);
+        };
+        let id = u128::from_str_radix(id.trim(), 16).map_err(|_| ZuoraError::Protocol {
+            path: "id bounds".into(),
+            detail: format!("'{id}' is not a 32-hex Zuora id; the export cannot be split by Id"),
+        })?;
+        bounds.push(id);
+    }
+    Ok(Some(IdRange {
+        low: bounds[0],
+        high: bounds[1].checked_add(1),
+    }))
+}
+
+fn bound_query(plan: &Plan, descending: bool) -> String {
+    match plan.service {
+        ZuoraService::DataQuery => {
+            let filter = plan
+                .pushed
+                .as_ref()
+                .map(|p| format!(" WHERE ({p})"))
+                .unwrap_or_default();
+            let order = if descending { "DESC" } else { "ASC" };
+            format!(
+                "SELECT id FROM {}{filter} ORDER BY id {order} LIMIT 1",
+                crate::discovery::quote_identifier(&plan.table)
+            )
+        }
+        ZuoraService::AQuADataExport => {
+            let filter = plan
+                .pushed
+                .as_ref()
+                .map(|p| format!(" where ({p})"))
+                .unwrap_or_default();
+            let order = if descending { "desc" } else { "asc" };
+            format!(
+                "select Id from {}{filter} order by Id {order} limit 1",
+                plan.table
+            )
+        }
+    }
+}
+
+/// Keeps the first value of the first row.
+#[derive(Default)]
+struct FirstValue {
+    value: Option<String>,
+}
+
+impl RecordSink for FirstValue {
+    fn start(&mut self, _: &[OutputColumn]) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn write(&mut self, row: &[Value]) -> std::io::Result<()> {
+        if self.value.is_none() {
+            self.value = row.first().map(ToString::to_string);
+        }
+        Ok(())
+    }
+    fn finish(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// How many times an export is halved before the cap is reported instead (2^20 parts).
+const MAX_SPLIT_DEPTH: u32 = 20;
+
+/// Whether a part failed for being too big: over the Data Query output cap, over the AQuA
+/// download cap, or over a service's time limit (lessons L2: bisect what times out).
 fn is_over_cap(error: &ZuoraError) -> bool {
+    const MARKERS: [&str; 5] = [
+        "maximum number of output rows",
+        "maximum time limit",
+        "90027",
+        "90029",
+        "too long in processing",
+    ];
     match error {
         ZuoraError::FileTooLarge { .. } => true,
-        ZuoraError::Protocol { detail, .. } => detail.contains("maximum number of output rows"),
+        ZuoraError::JobFailed { message, .. } => {
+            let message = message.to_lowercase();
+            MARKERS.iter().any(|m| message.contains(m))
+        }
         _ => false,
     }
 }
@@ -535,30 +671,72 @@ struct Runner<'a> {
     progress: Arc<Progress>,
     cancel: CancellationToken,
     summary: Summary,
+    /// Whether the sink has been given its columns.
+    started: bool,
+    /// The columns of a raw query, from the first result header.
+    raw_columns: Vec<OutputColumn>,
 }
+
+/// How often one part's job is submitted again after a transient failure or a purged file.
+const JOB_RESUBMITS: u32 = 2;
 
 /// How often a damaged download is fetched again before giving up.
 const DOWNLOAD_ATTEMPTS: u32 = 4;
 
 impl Runner<'_> {
+    /// Gives the sink its columns once: the plan's, or a raw query's header.
+    fn start_sink(&mut self, header: &[String]) -> Result<(), ZuoraError> {
+        if self.started {
+            return Ok(());
+        }
+        self.started = true;
+        if self.plan.raw.is_some() {
+            self.raw_columns = header
+                .iter()
+                .map(|h| OutputColumn {
+                    name: h.trim_start_matches('\u{feff}').to_string(),
+                    kind: ValueKind::Text,
+                    field: None,
+                })
+                .collect();
+            return self.sink.start(&self.raw_columns).map_err(sink_error);
+        }
+        self.sink.start(&self.plan.columns).map_err(sink_error)
+    }
+
+    fn output_width(&self) -> usize {
+        if self.plan.raw.is_some() {
+            self.raw_columns.len()
+        } else {
+            self.plan.columns.len()
+        }
+    }
+
     fn limit_reached(&self) -> bool {
         self.plan.limit.is_some_and(|l| self.summary.rows >= l)
     }
 
-    /// Runs one Id range: one job, its files streamed; a purged file before any row of the
-    /// part was written reruns the job once.
+    /// Runs one Id range: one job, its files streamed. A transient job failure, or a purged
+    /// file before any row of the part was written, submits the job again (twice at most).
     async fn run_part(&mut self, range: IdRange) -> Result<(), ZuoraError> {
         let text = render(self.plan, range);
         tracing::debug!(query = %text, "submitting");
-        let mut reruns = 0;
+        let mut resubmits = 0;
         loop {
-            let finished = self.submit_and_wait(&text).await?;
+            let finished = match self.submit_and_wait(&text).await {
+                Err(error) if error.is_transient_job_failure() && resubmits < JOB_RESUBMITS => {
+                    resubmits += 1;
+                    tracing::info!(%error, "the job failed transiently; submitting it again");
+                    continue;
+                }
+                other => other?,
+            };
             let before = self.summary.rows;
             match self.stream_files(&finished).await {
                 Err(ZuoraError::FilePurged { .. })
-                    if self.summary.rows == before && reruns == 0 =>
+                    if self.summary.rows == before && resubmits < JOB_RESUBMITS =>
                 {
-                    reruns += 1
+                    resubmits += 1;
                 }
                 other => return other,
             }
@@ -655,7 +833,11 @@ impl Runner<'_> {
         let mut csv = reader::open_csv(self.client, file)
             .await
             .map_err(fail(skip))?;
-        let layout = Layout::new(self.plan, csv.header()).map_err(fail(skip))?;
+        self.start_sink(csv.header()).map_err(fail(skip))?;
+        let layout = match self.plan.raw {
+            Some(_) => Layout::all_text(csv.header().len()),
+            None => Layout::new(self.plan, csv.header()).map_err(fail(skip))?,
+        };
         let options = RawOptions {
             null_sentinel: (self.plan.service == ZuoraService::AQuADataExport)
                 .then(|| null_marker(self.client)),
@@ -720,9 +902,8 @@ impl Runner<'_> {
         if self.limit_reached() {
             return Ok(());
         }
-        self.sink
-            .write(&row[..self.plan.columns.len()])
-            .map_err(sink_error)?;
+        let width = self.output_width().min(row.len());
+        self.sink.write(&row[..width]).map_err(sink_error)?;
         self.summary.rows += 1;
         self.progress.rows.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -781,6 +962,13 @@ impl Layout {
             })
             .collect::<Result<_, _>>()?;
         Ok(Layout { positions })
+    }
+
+    /// Every column of the file, as text (raw queries).
+    fn all_text(width: usize) -> Layout {
+        Layout {
+            positions: (0..width).map(|i| (i, ValueKind::Text)).collect(),
+        }
     }
 
     fn values(

@@ -276,6 +276,7 @@ impl TokenManager {
             };
             let status = response.status().as_u16();
             let wait = crate::policy::server_wait(
+                status,
                 |h| response.headers().get(h).and_then(|v| v.to_str().ok()),
                 Utc::now(),
             );

@@ -268,3 +268,34 @@ async fn limit_and_local_filters() {
     .await;
     assert_eq!(ids(&local), ids(&pushed));
 }
+
+#[tokio::test]
+async fn raw_sql_and_zoql_run_as_written() {
+    let sim = sim().await;
+    for (service, text) in [
+        (
+            ZuoraService::DataQuery,
+            "SELECT id, name FROM account WHERE status = 'Active'",
+        ),
+        (
+            ZuoraService::AQuADataExport,
+            "select Id, Name from Account where Status = 'Active'",
+        ),
+    ] {
+        let client = client(&sim, service);
+        let plan = query::plan_raw(text, service);
+        let mut sink = Collect::default();
+        query::run(
+            &client,
+            &plan,
+            &mut sink,
+            Arc::new(Progress::default()),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(sink.columns.len(), 2, "{service:?}: {:?}", sink.columns);
+        assert!(!sink.rows.is_empty());
+        assert!(sink.rows.iter().all(|r| matches!(r[0], Value::Text(_))));
+    }
+}

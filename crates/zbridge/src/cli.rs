@@ -44,6 +44,13 @@ pub enum Command {
     /// Global and project variables that connection fields use as [name].
     #[command(subcommand)]
     Variable(VariableCommand),
+    /// List the tables a connection can read (through its Zuora service).
+    Tables(TablesArgs),
+    /// Show a table's fields with type, filterable and exportable flags.
+    Describe(DescribeArgs),
+    /// Read records from a Zuora table (the Query activity); `query run SAVED` runs a saved one.
+    #[command(after_help = QUERY_HELP)]
+    Query(Box<crate::cmd::query::QueryCommand>),
     /// Run a procedure at Zuora (the Execute activity): create, update, delete, generate, split,
     /// subscribe, amend, tokens, schema export.
     Execute(Box<crate::cmd::execute::ExecuteArgs>),
@@ -276,4 +283,47 @@ pub struct SimArgs {
     /// Start only one of the two simulators.
     #[arg(long, value_parser = ["zuora", "salesforce"])]
     pub only: Option<String>,
+}
+
+const QUERY_HELP: &str = "\
+Examples:
+  zbridge query Prod --table Account --columns Id,Name,Balance --where \"Status = 'Active'\"
+  zbridge query Prod --table Invoice --since 2026-08-01T00:00:00Z --until 2026-09-01T00:00:00Z --format jsonl
+  zbridge query Prod --table Account --state account.state.json --output accounts.csv
+  zbridge query Prod --sql \"SELECT accountnumber, balance FROM account WHERE balance > 100\"
+  zbridge query Prod --table Account --save daily-accounts   # then: zbridge query run daily-accounts
+
+Filters: = != < <= > >= AND OR NOT ( ) IN (...) LIKE 'A%' IS [NOT] NULL, with 'text', numbers,
+true/false, DATE '2026-08-01' and TIMESTAMP '2026-08-01T00:00:00Z'. What a service cannot evaluate
+is evaluated by zbridge after the download (said on stderr).
+
+--state FILE keeps a bookmark: each run reads [bookmark, now - lag) and moves the bookmark to the
+window's end only after every row was written.";
+
+/// Options of `zbridge tables`.
+#[derive(Debug, Args)]
+pub struct TablesArgs {
+    /// The connection.
+    pub connection: String,
+    /// Ask Zuora again instead of using the cache.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Use this service instead of the connection's.
+    #[arg(long, value_name = "dataquery|aqua")]
+    pub service: Option<String>,
+}
+
+/// Options of `zbridge describe`.
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// The connection.
+    pub connection: String,
+    /// The table.
+    pub table: String,
+    /// Ask Zuora again instead of using the cache.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Use this service instead of the connection's.
+    #[arg(long, value_name = "dataquery|aqua")]
+    pub service: Option<String>,
 }

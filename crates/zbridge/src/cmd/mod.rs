@@ -3,6 +3,7 @@
 mod connection;
 mod demo;
 pub mod execute;
+pub mod query;
 pub mod sf_credentials;
 pub mod serve;
 mod sim;
@@ -19,6 +20,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Connection(command) => connection::run(*command, json).await,
         Command::Variable(command) => variable::run(command, json).await,
+        Command::Tables(args) => query::tables(args, json).await,
+        Command::Describe(args) => query::describe(args, json).await,
+        Command::Query(command) => query::run(*command, json).await,
         Command::Execute(args) => execute::run(*args, json).await,
         Command::Procedures { name } => execute::procedures(&name, json).await,
         Command::Demo => demo::run().await,
@@ -38,9 +42,22 @@ pub async fn open_store() -> anyhow::Result<Store> {
 /// A Zuora client for a saved connection: variables expanded, token cached in the store (or in
 /// the `OAuthSettingsLocation` file).
 pub async fn zuora_client(store: &Store, name: &str) -> anyhow::Result<zbridge_zuora::ZuoraClient> {
+    Ok(zuora_client_for(store, name, None).await?.0)
+}
+
+/// A Zuora client for a saved connection, optionally through the other service, with the
+/// connection's id (for caches and saved components).
+pub async fn zuora_client_for(
+    store: &Store,
+    name: &str,
+    service: Option<zbridge_core::ZuoraService>,
+) -> anyhow::Result<(zbridge_zuora::ZuoraClient, String)> {
     let record = store.load_connection(name).await?;
     let scope = store.variable_scope(record.def.project.as_ref()).await?;
-    let resolved = record.def.resolve(&scope)?;
+    let mut resolved = record.def.resolve(&scope)?;
+    if let Some(service) = service {
+        resolved.service = service;
+    }
     let cache = match &resolved.oauth_settings_location {
         Some(path) => zbridge_zuora::TokenCache::File {
             store: store.clone(),
@@ -52,7 +69,7 @@ pub async fn zuora_client(store: &Store, name: &str) -> anyhow::Result<zbridge_z
             connection_id: record.id.clone(),
         },
     };
-    Ok(zbridge_zuora::ZuoraClient::new(resolved, cache)?)
+    Ok((zbridge_zuora::ZuoraClient::new(resolved, cache)?, record.id))
 }
 
 /// Asks a yes/no question on the terminal; without a terminal the answer is an error that

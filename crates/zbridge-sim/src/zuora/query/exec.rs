@@ -1094,7 +1094,17 @@ fn truth(b: &B, store: &Store, slots: &[Slot], tuple: &[Row]) -> Option<bool> {
                 a = truncate_seconds(a);
                 c = truncate_seconds(c);
             }
-            let o = compare(&a, &c)?;
+            // Ids are strings at Zuora: a literal that is not an id of the column's kind (a
+            // range bound such as '8000…') compares with the id's text.
+            let o = match (&a, &c) {
+                (Value::Id(k, r), Value::Str(s)) => {
+                    store.codec.encode(*k, *r).as_str().cmp(s.as_ref())
+                }
+                (Value::Str(s), Value::Id(k, r)) => {
+                    s.as_ref().cmp(store.codec.encode(*k, *r).as_str())
+                }
+                _ => compare(&a, &c)?,
+            };
             Some(match op {
                 CmpOp::Eq => o == Ordering::Equal,
                 CmpOp::Ne => o != Ordering::Equal,

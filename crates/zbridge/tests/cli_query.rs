@@ -1,0 +1,259 @@
+//! `zbridge tables`, `describe` and `query` against a Zuora simulator started in the test.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use zbridge_sim::zuora::{RunningZuoraSim, ZuoraSim};
+
+fn zbridge(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zbridge"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("ZBRIDGE_HOME", home)
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run(home: &Path, args: &[&str]) -> Output {
+    zbridge(home).args(args).output().expect("run zbridge")
+}
+
+fn ok(home: &Path, args: &[&str]) -> String {
+    let out = run(home, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn setup() -> (tempfile::TempDir, RunningZuoraSim) {
+    let sim = ZuoraSim::builder()
+        .seed(5)
+        .accounts(30)
+        .start()
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let secret = sim.client_secret().to_string();
+    let out = zbridge(home.path())
+        .env("SIM_SECRET", secret)
+        .args([
+            "connection",
+            "create",
+            "Sim",
+            "--client-id",
+            sim.client_id(),
+            "--client-secret-from",
+            "env:SIM_SECRET",
+            "--set",
+            &format!("URL={}", sim.base_url()),
+            "--set",
+            "PollInterval=1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (home, sim)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tables_and_describe_through_both_services() {
+    let (home, sim) = setup().await;
+    let tables = ok(home.path(), &["tables", "Sim"]);
+    assert!(tables.lines().any(|l| l == "Account"), "{tables}");
+    let dq_tables = ok(
+        home.path(),
+        &["tables", "Sim", "--service", "dataquery", "--json"],
+    );
+    let dq: Vec<String> = serde_json::from_str(&dq_tables).unwrap();
+    assert!(dq.iter().any(|t| t == "account"), "{dq:?}");
+    let described = ok(home.path(), &["describe", "Sim", "Account", "--json"]);
+    let schema: serde_json::Value = serde_json::from_str(&described).unwrap();
+    assert_eq!(schema["name"], "Account");
+    // The second describe is served from the cache: Zuora sees no new describe call.
+    let before = sim.counters().get("describe.object").copied().unwrap_or(0);
+    ok(home.path(), &["describe", "Sim", "Account"]);
+    assert_eq!(
+        sim.counters().get("describe.object").copied().unwrap_or(0),
+        before,
+        "{:?}",
+        sim.counters()
+    );
+    ok(home.path(), &["describe", "Sim", "Account", "--refresh"]);
+    assert_eq!(
+        sim.counters().get("describe.object").copied().unwrap_or(0),
+        before + 1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn query_writes_csv_and_json_lines() {
+    let (home, _sim) = setup().await;
+    let csv = ok(
+        home.path(),
+        &[
+            "query",
+            "Sim",
+            "--table",
+            "Account",
+            "--columns",
+            "Id,Name,Status",
+            "--where",
+            "Status = 'Active'",
+        ],
+    );
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("Id,Name,Status"));
+    let rows: Vec<&str> = lines.collect();
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| r.ends_with(",Active")), "{rows:?}");
+
+    let jsonl = ok(
+        home.path(),
+        &[
+            "query",
+            "Sim",
+            "--table",
+            "account",
+            "--service",
+            "dataquery",
+            "--format",
+            "jsonl",
+            "--limit",
+            "5",
+        ],
+    );
+    let records: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 5);
+    assert!(records[0].get("id").is_some(), "{}", records[0]);
+
+    let bad = run(
+        home.path(),
+        &["query", "Sim", "--table", "Account", "--columns", "Id,Nmae"],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("has no field 'Nmae'; did you mean Name?"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn state_files_advance_only_after_a_complete_run() {
+    let (home, sim) = setup().await;
+    let state = home.path().join("account.state.json");
+    let out = home.path().join("accounts.csv");
+    let args = [
+        "query",
+        "Sim",
+        "--table",
+        "Account",
+        "--columns",
+        "Id",
+        "--state",
+        state.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--lag",
+        "0",
+    ];
+    ok(home.path(), &args);
+    let first = std::fs::read_to_string(&out).unwrap();
+    assert!(first.lines().count() > 30, "{first}");
+    let bookmark: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert!(
+        bookmark["bookmarks"]["account"]["value"].is_string(),
+        "{bookmark}"
+    );
+
+    // Nothing changed: the next window is empty.
+    ok(home.path(), &args);
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap().lines().count(),
+        1,
+        "only the header"
+    );
+
+    // A failing run leaves the bookmark and the previous output alone.
+    let before = std::fs::read_to_string(&state).unwrap();
+    sim.set_faults("purged-file".parse().unwrap());
+    let failed = run(home.path(), &args);
+    assert!(!failed.status.success());
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), before);
+    assert!(!home.path().join("accounts.csv.partial").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn saved_queries_run_by_name_and_protect_their_connection() {
+    let (home, _sim) = setup().await;
+    ok(
+        home.path(),
+        &[
+            "query",
+            "Sim",
+            "--table",
+            "Account",
+            "--columns",
+            "Id,Name",
+            "--save",
+            "names",
+        ],
+    );
+    let listed = ok(home.path(), &["query", "list"]);
+    assert!(listed.contains("names"), "{listed}");
+    let csv = ok(home.path(), &["query", "run", "names"]);
+    assert!(csv.starts_with("Id,Name\n"), "{csv}");
+    let delete = run(home.path(), &["connection", "delete", "Sim", "--yes"]);
+    assert_eq!(delete.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&delete.stderr).contains("query 'names'"));
+    ok(home.path(), &["query", "delete", "names"]);
+    ok(home.path(), &["connection", "delete", "Sim", "--yes"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn raw_sql_and_singer_output() {
+    let (home, _sim) = setup().await;
+    let csv = ok(
+        home.path(),
+        &[
+            "query",
+            "Sim",
+            "--sql",
+            "SELECT id, name FROM account LIMIT 3",
+        ],
+    );
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    let singer = ok(
+        home.path(),
+        &[
+            "query",
+            "Sim",
+            "--table",
+            "Account",
+            "--columns",
+            "Id,Name",
+            "--format",
+            "singer",
+            "--limit",
+            "2",
+        ],
+    );
+    let messages: Vec<serde_json::Value> = singer
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(messages[0]["type"], "SCHEMA");
+    assert_eq!(messages[0]["key_properties"], serde_json::json!(["Id"]));
+    assert_eq!(messages.iter().filter(|m| m["type"] == "RECORD").count(), 2);
+}
