@@ -205,7 +205,9 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 fn is_public(path: &str) -> bool {
-    path == "/login" || path.starts_with("/assets/")
+    // The OAuth callback is authenticated by its unguessable `state`: the browser comes back
+    // from Salesforce cross-site, so the SameSite=Strict session cookie is not sent.
+    path == "/login" || path.starts_with("/assets/") || path == crate::sf::CALLBACK_PATH
 }
 
 fn is_safe(method: &Method) -> bool {

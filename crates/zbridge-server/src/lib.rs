@@ -18,9 +18,11 @@ pub mod error;
 pub mod form;
 pub mod openapi;
 pub mod pages;
+pub mod sf;
 pub mod zuora;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use zbridge_salesforce::SyncCredentials;
@@ -48,6 +50,7 @@ struct Inner {
     sessions: auth::Sessions,
     options: ServerOptions,
     sf: SyncCredentials,
+    pending_oauth: Mutex<HashMap<String, sf::Pending>>,
 }
 
 impl AppState {
@@ -61,6 +64,7 @@ impl AppState {
                 token,
                 sessions: auth::Sessions::default(),
                 options,
+                pending_oauth: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -85,6 +89,14 @@ impl AppState {
 
     pub(crate) fn options(&self) -> &ServerOptions {
         &self.inner.options
+    }
+
+    /// Setups waiting for the browser, by OAuth `state`.
+    pub(crate) fn pending_oauth(&self) -> std::sync::MutexGuard<'_, HashMap<String, sf::Pending>> {
+        self.inner
+            .pending_oauth
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

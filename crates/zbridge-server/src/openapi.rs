@@ -64,6 +64,10 @@ fn op(summary: &str, id: &str, params: Vec<Value>, body: Option<Value>, response
 pub fn spec() -> Value {
     let conn = name_param("Connection name (any capitalisation).");
     let var = name_param("Variable name.");
+    let profile = json!({"name": "profile", "in": "path", "required": true, "description": "Sync profile name.",
+        "schema": {"type": "string", "minLength": 1}});
+    let kind = json!({"name": "kind", "in": "path", "required": true, "description": "Credential kind.",
+        "schema": {"$ref": "#/components/schemas/CredentialKind"}});
     let project_q = json!({"name": "project", "in": "query", "required": false,
         "description": "A project name; omitted means every variable (list) or the global scope (delete).",
         "schema": {"type": "string"}});
@@ -121,6 +125,50 @@ pub fn spec() -> Value {
                     json!({"204": {"description": "Saved."}})),
                 "delete": op("Delete a variable", "deleteVariable", vec![var, project_q], None,
                     json!({"204": {"description": "Deleted."}, "404": error_response("No such variable in that scope.")}))
+            },
+            "/api/sync-profiles": {
+                "get": op("List sync profiles", "listSyncProfiles", vec![], None,
+                    json!({"200": json_response("The profiles.", json!({"type": "array", "items": schema_ref("SyncProfile")}))})),
+                "post": op("Create a sync profile", "createSyncProfile", vec![], Some(schema_ref("ProfileInput")),
+                    json!({"201": json_response("Created.", schema_ref("SyncProfile")),
+                           "404": error_response("No connection has that name."),
+                           "409": error_response("The name is taken.")}))
+            },
+            "/api/sync-profiles/{profile}/sf-credentials": {
+                "get": op("Show a profile's Salesforce credentials", "showSfCredentials", vec![profile.clone()], None,
+                    json!({"200": json_response("Every credential; secrets as set / not set.", schema_ref("ProfileCredentials")),
+                           "404": error_response("No sync profile has that name.")}))
+            },
+            "/api/sync-profiles/{profile}/sf-credentials/password": {
+                "put": op("Create or edit the Salesforce credentials", "savePasswordCredentials", vec![profile.clone()], Some(schema_ref("PasswordInput")),
+                    json!({"200": json_response("Saved.", schema_ref("ProfileCredentials")),
+                           "404": error_response("No sync profile has that name.")}))
+            },
+            "/api/sync-profiles/{profile}/sf-credentials/oauth": {
+                "put": op("Create or edit (reset) the OAuth credentials", "saveOAuthCredentials", vec![profile.clone()], Some(schema_ref("OAuthInput")),
+                    json!({"200": json_response("Saved; a change of org, user, app or host removes the token, with a warning.", schema_ref("SavedCredentials")),
+                           "404": error_response("No sync profile has that name.")}))
+            },
+            "/api/sync-profiles/{profile}/sf-credentials/{kind}": {
+                "delete": op("Delete a credential (an OAuth token is revoked first)", "deleteSfCredential", vec![profile.clone(), kind], None,
+                    json!({"200": json_response("Deleted; warnings say if the revoke failed.", json!({"type": "array", "items": schema_ref("Warning")})),
+                           "404": error_response("No sync profile has that name.")}))
+            },
+            "/api/sync-profiles/{profile}/sf-credentials/switch": {
+                "post": op("Make a credential kind the active one", "switchSfCredential", vec![profile.clone()], Some(schema_ref("SwitchInput")),
+                    json!({"200": json_response("The active kind.", json!({"type": "object", "required": ["active"], "properties": {"active": schema_ref("CredentialKind")}})),
+                           "404": error_response("No sync profile has that name.")}))
+            },
+            "/api/sync-profiles/{profile}/sf-credentials/test-access": {
+                "post": op("Test Access with the active credential", "testSfAccess", vec![profile.clone()], None,
+                    json!({"200": json_response("The success message.", schema_ref("AccessReport")),
+                           "404": error_response("No sync profile has that name."),
+                           "502": error_response("Salesforce refused; for OAuth the rule asks to set up the token.")}))
+            },
+            "/api/sync-profiles/{profile}/sf-credentials/setup-oauth": {
+                "post": op("Start OAuth token setup", "setupOAuth", vec![profile], None,
+                    json!({"200": json_response("Open authorize_url in a browser; Salesforce sends it back to redirect_uri on this server, which stores the token.", schema_ref("SetupStarted")),
+                           "404": error_response("No sync profile has that name.")}))
             },
             "/api/openapi.json": {
                 "get": op("This document", "openapi", vec![], None,
@@ -223,6 +271,48 @@ fn schemas() -> Value {
             "name": {"type": "string"}, "project": {"type": ["string", "null"]}, "secret": {"type": "boolean"},
             "value": {"type": ["string", "null"], "description": "Null for a secret variable."},
             "updated_at": {"type": "string", "format": "date-time"}}},
+        "Warning": {"type": "object", "required": ["field", "message"], "properties": {
+            "field": {"type": "string"}, "message": {"type": "string"}}},
+        "CredentialKind": {"type": "string", "enum": ["password", "oauth", "jwt"]},
+        "SyncProfile": {"type": "object", "required": ["id", "name", "connection_id", "options", "updated_at"], "properties": {
+            "id": {"type": "string"}, "name": {"type": "string"}, "connection_id": {"type": "string"},
+            "options": {}, "updated_at": {"type": "string", "format": "date-time"}}},
+        "ProfileInput": {"type": "object", "required": ["name", "connection"], "additionalProperties": false, "properties": {
+            "name": {"type": "string"}, "connection": {"type": "string"}}},
+        "CredentialView": {"type": "object", "required": ["kind", "label", "active", "sandbox", "updated_at"],
+            "description": "Secrets appear only as \"set\" / \"not set\".",
+            "properties": {
+                "kind": {"$ref": "#/components/schemas/CredentialKind"}, "label": {"type": "string"},
+                "active": {"type": "boolean"}, "sandbox": {"type": "boolean"},
+                "login_url": {"type": "string"}, "username": {"type": "string"},
+                "password": {"enum": ["set", "not set"]}, "security_token": {"enum": ["set", "not set"]},
+                "org_id": {"type": "string"}, "org_id18": {"type": "string"},
+                "user_id": {"type": "string"}, "user_id18": {"type": "string"},
+                "consumer_key": {"type": "string"}, "consumer_secret": {"enum": ["set", "not set"]},
+                "oauth_token": {"enum": ["set", "not set"]}, "key_file": {"type": "string"},
+                "updated_at": {"type": "string", "format": "date-time"}}},
+        "ProfileCredentials": {"type": "object", "required": ["profile", "active", "credentials"], "properties": {
+            "profile": {"type": "string"},
+            "active": {"oneOf": [{"$ref": "#/components/schemas/CredentialKind"}, {"type": "null"}]},
+            "credentials": {"type": "array", "items": {"$ref": "#/components/schemas/CredentialView"}}}},
+        "SavedCredentials": {"allOf": [{"$ref": "#/components/schemas/ProfileCredentials"},
+            {"type": "object", "required": ["warnings"], "properties": {"warnings": {"type": "array", "items": {"$ref": "#/components/schemas/Warning"}}}}]},
+        "PasswordInput": {"type": "object", "additionalProperties": false, "properties": {
+            "username": {"type": "string", "maxLength": 50},
+            "password": {"type": "string", "description": "Write-only."},
+            "security_token": {"type": ["string", "null"], "description": "Write-only; null removes it."},
+            "sandbox": {"type": "boolean"}, "login_url": {"type": ["string", "null"]}}},
+        "OAuthInput": {"type": "object", "additionalProperties": false, "properties": {
+            "org_id": {"type": "string"}, "user_id": {"type": "string"},
+            "consumer_key": {"type": "string"}, "consumer_secret": {"type": "string", "description": "Write-only."},
+            "sandbox": {"type": "boolean"}, "login_url": {"type": ["string", "null"]}}},
+        "SwitchInput": {"type": "object", "required": ["kind"], "additionalProperties": false, "properties": {
+            "kind": {"$ref": "#/components/schemas/CredentialKind"}}},
+        "AccessReport": {"type": "object", "required": ["kind", "org_id", "user_id", "username", "message"], "properties": {
+            "kind": {"$ref": "#/components/schemas/CredentialKind"}, "org_id": {"type": "string"},
+            "user_id": {"type": "string"}, "username": {"type": "string"}, "message": {"type": "string"}}},
+        "SetupStarted": {"type": "object", "required": ["authorize_url", "redirect_uri"], "properties": {
+            "authorize_url": {"type": "string"}, "redirect_uri": {"type": "string"}}},
         "VariableInput": {"type": "object", "required": ["value"], "additionalProperties": false, "properties": {
             "value": {"type": "string"}, "secret": {"type": "boolean"}, "project": {"type": ["string", "null"]}}}
     })

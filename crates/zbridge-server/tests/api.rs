@@ -6,19 +6,31 @@ mod common;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// Every (method, path) of the OpenAPI document, with path parameters filled in.
-fn operations(spec: &Value) -> Vec<(Method, String)> {
+/// Every (method, path template, path with its parameters filled in) of the OpenAPI document.
+fn templated_operations(spec: &Value) -> Vec<(Method, String, String)> {
     let mut ops = Vec::new();
-    for (path, item) in spec["paths"].as_object().unwrap() {
+    for (template, item) in spec["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
-            let path = path
+            let path = template
                 .replace("{name}", "Prod")
                 .replace("{kind}", "oauth")
                 .replace("{profile}", "Main");
-            ops.push((method.to_uppercase().parse().unwrap(), path));
+            ops.push((
+                method.to_uppercase().parse().unwrap(),
+                template.clone(),
+                path,
+            ));
         }
     }
     ops
+}
+
+/// Every (method, path) of the OpenAPI document, with path parameters filled in.
+fn operations(spec: &Value) -> Vec<(Method, String)> {
+    templated_operations(spec)
+        .into_iter()
+        .map(|(m, _, p)| (m, p))
+        .collect()
 }
 
 #[tokio::test]
@@ -325,20 +337,8 @@ async fn the_openapi_document_is_well_formed_and_covers_the_routes() {
         assert!(spec.pointer(pointer).is_some(), "{r} does not resolve");
     }
     let mut ids = std::collections::HashSet::new();
-    for (method, path) in operations(&spec) {
-        let raw = spec["paths"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .find(|(p, _)| {
-                p.replace("{name}", "Prod")
-                    .replace("{kind}", "oauth")
-                    .replace("{profile}", "Main")
-                    == path
-            })
-            .unwrap()
-            .1;
-        let op = &raw[method.as_str().to_lowercase()];
+    for (method, template, path) in templated_operations(&spec) {
+        let op = &spec["paths"][&template][method.as_str().to_lowercase()];
         assert!(ids.insert(op["operationId"].as_str().unwrap().to_string()));
         for code in ["401", "403"] {
             assert!(

@@ -3,6 +3,7 @@
 //! only `{"set": true|false}`.
 
 pub mod connections;
+pub mod sf_credentials;
 
 pub mod variables;
 
@@ -17,6 +18,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/openapi.json", get(crate::openapi::document))
         .merge(connections::routes())
         .merge(variables::routes())
+        .merge(sf_credentials::routes())
 }
 
 /// A write-only field of a request: absent keeps the stored value, `null` clears it, a value

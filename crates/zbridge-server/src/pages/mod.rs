@@ -2,6 +2,7 @@
 //! script where JavaScript is available.
 
 pub mod connections;
+pub mod sf_credentials;
 
 pub mod variables;
 
@@ -17,6 +18,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/connections") }))
         .merge(connections::routes())
         .merge(variables::routes())
+        .merge(sf_credentials::routes())
 }
 
 /// Whether htmx sent the request (it then wants a fragment, not a page).
