@@ -105,6 +105,8 @@ pub struct KeyInfo {
     pub account_id: Option<String>,
     /// The CrmId last written for that account.
     pub crm_id: Option<String>,
+    /// Its parent's external id.
+    pub parent_id: Option<String>,
 }
 
 /// A profile's schedule.
@@ -485,10 +487,10 @@ impl Store {
             let placeholders: Vec<String> =
                 (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
             let sql = sqlx::AssertSqlSafe(format!(
-                "SELECT external_id, account_id, crm_id FROM sync_keys WHERE profile_id = $1 AND object = $2 AND external_id IN ({})",
+                "SELECT external_id, account_id, crm_id, parent_id FROM sync_keys WHERE profile_id = $1 AND object = $2 AND external_id IN ({})",
                 placeholders.join(", ")
             ));
-            type Row = (String, Option<String>, Option<String>);
+            type Row = (String, Option<String>, Option<String>, Option<String>);
             let rows: Vec<Row> = on_pool!(&self.db, pool => {
                 let mut q = sqlx::query_as(sql).bind(profile_id).bind(object);
                 for id in chunk {
@@ -496,8 +498,15 @@ impl Store {
                 }
                 q.fetch_all(pool).await
             })?;
-            for (id, account_id, crm_id) in rows {
-                out.insert(id, KeyInfo { account_id, crm_id });
+            for (id, account_id, crm_id, parent_id) in rows {
+                out.insert(
+                    id,
+                    KeyInfo {
+                        account_id,
+                        crm_id,
+                        parent_id,
+                    },
+                );
             }
         }
         Ok(out)

@@ -1,0 +1,1192 @@
+//! A sync run: plan the objects parents first; for each, extract the Zuora rows changed in
+//! `[watermark, now − lag)` into a spool file, then read the spool back in batches: decide the
+//! scope of each row, convert it through the mapping catalog, load it through Collections or
+//! Bulk, read every per-record result, record failures, and commit the object's watermark with
+//! its checkpoint. Deletes found on the way are queued durably and carried out at the end of
+//! the run, children first, explicitly, record by record.
+//!
+//! Memory stays flat: no step holds more than one batch of one object; the key index that
+//! deletes and scope decisions need lives in the store.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{Map, Value as Json};
+use tokio_util::sync::CancellationToken;
+use zbridge_core::ZuoraService;
+use zbridge_core::schema::TableSchema;
+use zbridge_core::value::Value;
+use zbridge_salesforce::{RecordOutcome, RecordResult, SalesforceClient};
+use zbridge_store::{KeyInfo, ObjectStats, Store, SyncFailure, SyncKey, SyncRun};
+use zbridge_zuora::ZuoraClient;
+use zbridge_zuora::query::{self, OutputColumn, Progress, QuerySpec, RecordSink};
+
+use crate::catalog::{Catalog, ObjectMap, Scope};
+use crate::classify::{NEEDS_FIX, RETRYABLE, classify};
+use crate::convert::{self, FieldError};
+use crate::error::SyncError;
+use crate::options::SyncOptions;
+
+/// Run statuses (Zuora's three).
+pub const FINISHED: &str = "Finished";
+/// Some records failed.
+pub const FINISHED_WITH_ERRORS: &str = "Finished with Errors";
+/// The run stopped.
+pub const FAILURE: &str = "Failure";
+
+/// Ids per `Id IN (…)` read.
+const ID_CHUNK: usize = 300;
+
+/// What to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    /// The sync profile's name.
+    pub profile: String,
+    /// Read everything ("updated since 2000-01-01").
+    pub full: bool,
+    /// Only these catalog objects (the profile's selection when empty).
+    pub objects: Vec<String>,
+    /// `manual` or `schedule`.
+    pub trigger: String,
+    /// The tenant's "now"; the machine's clock when `None`.
+    pub now: Option<DateTime<Utc>>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunReport {
+    /// The run as stored.
+    pub run: SyncRun,
+    /// Per object, in plan order.
+    pub objects: Vec<ObjectStats>,
+    /// Records that failed.
+    pub failed: i64,
+}
+
+/// The engine: a store, a Zuora client and a Salesforce client.
+pub struct Engine {
+    store: Store,
+    zuora: ZuoraClient,
+    salesforce: SalesforceClient,
+    schemas: Mutex<HashMap<String, TableSchema>>,
+}
+
+/// The first instant of a full sync.
+pub fn full_sync_start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+/// One spooled Zuora row: cells as text, and whether Zuora reports it deleted.
+struct RawRow {
+    cells: Vec<Option<String>>,
+    deleted: bool,
+}
+
+/// Writes extracted rows to a spool file as JSON lines.
+struct SpoolSink<'a> {
+    out: &'a mut BufWriter<std::fs::File>,
+    columns: Vec<String>,
+    rows: u64,
+}
+
+fn cell(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+impl RecordSink for SpoolSink<'_> {
+    fn start(&mut self, columns: &[OutputColumn]) -> std::io::Result<()> {
+        self.columns = columns.iter().map(|c| c.name.clone()).collect();
+        Ok(())
+    }
+
+    fn write(&mut self, row: &[Value]) -> std::io::Result<()> {
+        let deleted = self
+            .columns
+            .iter()
+            .position(|c| c == "deleted")
+            .and_then(|i| row.get(i))
+            .is_some_and(|v| matches!(v, Value::Bool(true)));
+        let cells: Vec<Option<String>> = row.iter().map(cell).collect();
+        serde_json::to_writer(&mut *self.out, &(cells, deleted))?;
+        self.out.write_all(b"\n")?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Collects a few rows in memory (joins: at most one chunk of ids).
+#[derive(Default)]
+struct CollectSink {
+    columns: Vec<String>,
+    rows: Vec<Vec<Option<String>>>,
+}
+
+impl RecordSink for CollectSink {
+    fn start(&mut self, columns: &[OutputColumn]) -> std::io::Result<()> {
+        self.columns = columns.iter().map(|c| c.name.clone()).collect();
+        Ok(())
+    }
+    fn write(&mut self, row: &[Value]) -> std::io::Result<()> {
+        self.rows.push(row.iter().map(cell).collect());
+        Ok(())
+    }
+    fn finish(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn index_of(columns: &[String], name: &str) -> Option<usize> {
+    columns.iter().position(|c| c.eq_ignore_ascii_case(name))
+}
+
+fn quote(id: &str) -> String {
+    format!("'{}'", id.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+fn id_filter(ids: &[String]) -> String {
+    format!(
+        "Id IN ({})",
+        ids.iter().map(|i| quote(i)).collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// A record ready for Salesforce.
+struct Upsert {
+    external_id: String,
+    fields: Vec<(String, Json)>,
+    key: SyncKey,
+    known: bool,
+    crm_changed: bool,
+}
+
+/// The decisions for one batch.
+#[derive(Default)]
+struct BatchPlan {
+    upserts: Vec<Upsert>,
+    deletes: Vec<(String, String, String)>,
+    failures: Vec<SyncFailure>,
+    resolved: Vec<String>,
+    skipped: i64,
+}
+
+/// Per-object context while a run goes.
+struct ObjectRun<'a> {
+    object: &'a ObjectMap,
+    profile_id: String,
+    options: &'a SyncOptions,
+    statuses: Vec<String>,
+    bulk: bool,
+    stats: ObjectStats,
+    failures: i64,
+}
+
+/// A Collections record body from (field, value) pairs: `Rel__r.Ext__c` becomes a nested
+/// reference, or clears the lookup `Rel__c` when the value is null.
+fn collections_record(fields: &[(String, Json)]) -> Map<String, Json> {
+    let mut out = Map::new();
+    for (name, value) in fields {
+        match name.split_once('.') {
+            Some((rel, ext)) => {
+                if value.is_null() {
+                    out.insert(format!("{}__c", rel.trim_end_matches("__r")), Json::Null);
+                } else {
+                    let mut nested = Map::new();
+                    nested.insert(ext.to_string(), value.clone());
+                    out.insert(rel.to_string(), Json::Object(nested));
+                }
+            }
+            None => {
+                out.insert(name.clone(), value.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Why a record failed.
+struct Why<'a> {
+    code: &'a str,
+    class: &'a str,
+    status: &'a str,
+    message: &'a str,
+    fields: &'a [String],
+}
+
+fn failure(object: &str, external_id: &str, operation: &str, why: Why<'_>) -> SyncFailure {
+    SyncFailure {
+        object: object.to_string(),
+        external_id: external_id.to_string(),
+        operation: operation.to_string(),
+        code: why.code.to_string(),
+        retry_class: why.class.to_string(),
+        status_code: why.status.to_string(),
+        message: why.message.to_string(),
+        fields: why.fields.join(","),
+    }
+}
+
+fn failure_of(object: &str, result: &RecordResult, operation: &str) -> Option<SyncFailure> {
+    match &result.outcome {
+        RecordOutcome::Failed { errors } => {
+            let first = errors.first();
+            let (code, class) = first.map(classify).unwrap_or(("DACO-99", RETRYABLE));
+            let message = errors
+                .iter()
+                .map(|e| e.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
+            let fields: Vec<String> = errors.iter().flat_map(|e| e.fields.clone()).collect();
+            Some(failure(
+                object,
+                &result.external_id,
+                operation,
+                Why {
+                    code,
+                    class,
+                    status: first.map(|e| e.status_code.as_str()).unwrap_or("UNKNOWN"),
+                    message: &message,
+                    fields: &fields,
+                },
+            ))
+        }
+        RecordOutcome::Unprocessed => Some(failure(
+            object,
+            &result.external_id,
+            operation,
+            Why {
+                code: "DACO-07",
+                class: RETRYABLE,
+                status: "UNPROCESSED",
+                message: "the Bulk job did not process this record",
+                fields: &[],
+            },
+        )),
+        _ => None,
+    }
+}
+
+impl Engine {
+    /// An engine over a store and the two clients.
+    pub fn new(store: Store, zuora: ZuoraClient, salesforce: SalesforceClient) -> Engine {
+        Engine {
+            store,
+            zuora,
+            salesforce,
+            schemas: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn table_name(&self, table: &str) -> String {
+        match self.zuora.connection().service {
+            ZuoraService::DataQuery => table.to_ascii_lowercase(),
+            ZuoraService::AQuADataExport => table.to_string(),
+        }
+    }
+
+    async fn schema(&self, table: &str) -> Result<TableSchema, SyncError> {
+        if let Some(s) = self.schemas.lock().ok().and_then(|m| m.get(table).cloned()) {
+            return Ok(s);
+        }
+        let schema = zbridge_zuora::discovery::describe(&self.zuora, table).await?;
+        if let Ok(mut m) = self.schemas.lock() {
+            m.insert(table.to_string(), schema.clone());
+        }
+        Ok(schema)
+    }
+
+    /// Reads `columns` of `table` (with a filter and a window) into `sink`.
+    async fn extract(
+        &self,
+        table: &str,
+        columns: &[String],
+        filter: Option<String>,
+        window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+        sink: &mut dyn RecordSink,
+    ) -> Result<(), SyncError> {
+        let table = self.table_name(table);
+        let schema = self.schema(&table).await?;
+        let service = self.zuora.connection().service;
+        let spec = QuerySpec {
+            table: table.clone(),
+            columns: Some(columns.to_vec()),
+            filter,
+            since: window.map(|w| w.0),
+            until: window.map(|w| w.1),
+            include_deleted: service == ZuoraService::DataQuery,
+            ..Default::default()
+        };
+        let plan = query::plan(&spec, &schema, service)?;
+        query::run(
+            &self.zuora,
+            &plan,
+            sink,
+            Arc::new(Progress::default()),
+            CancellationToken::new(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    fn api_used(&self) -> i64 {
+        self.salesforce
+            .api_usage()
+            .map(|u| i64::try_from(u.used).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    }
+
+    /// Runs a sync. A run that stops (Zuora or Salesforce unavailable, limits) ends as
+    /// `Failure` with the reason; the watermarks of unfinished objects do not move.
+    pub async fn run(&self, request: &RunRequest) -> Result<RunReport, SyncError> {
+        let profile = self.store.load_sync_profile(&request.profile).await?;
+        let options = SyncOptions::from_json(&profile.options)?;
+        let catalog = Catalog::with_overrides(&options.mapping_overrides)?;
+        let wanted = if request.objects.is_empty() {
+            &options.objects
+        } else {
+            &request.objects
+        };
+        let selected = catalog.select(wanted)?;
+        let trigger = if request.trigger.is_empty() {
+            "manual"
+        } else {
+            &request.trigger
+        };
+        let run = self
+            .store
+            .create_sync_run(&profile.id, request.full, trigger)
+            .await?;
+        let now = request.now.unwrap_or_else(Utc::now);
+        let until = zbridge_core::time::truncate_to_second(
+            now - chrono::Duration::seconds(options.lag_secs),
+        );
+        let mut done: Vec<ObjectStats> = Vec::new();
+        let mut failed = 0;
+        let mut outcome: Result<(), SyncError> = Ok(());
+        for (position, object) in selected.iter().enumerate() {
+            let mut ctx = ObjectRun {
+                object,
+                profile_id: profile.id.clone(),
+                options: &options,
+                statuses: options.subscription_statuses.clone(),
+                bulk: false,
+                stats: ObjectStats {
+                    object: object.name.clone(),
+                    position: i64::try_from(position).unwrap_or(0),
+                    ..Default::default()
+                },
+                failures: 0,
+            };
+            let result = self.run_object(&run, &mut ctx, request.full, until).await;
+            failed += ctx.failures;
+            match result {
+                Ok(()) => done.push(ctx.stats),
+                Err(e) => {
+                    ctx.stats.watermark_after = ctx.stats.watermark_before;
+                    self.store
+                        .commit_sync_object(&run.id, &profile.id, &ctx.stats, false)
+                        .await?;
+                    done.push(ctx.stats);
+                    outcome = Err(e);
+                    break;
+                }
+            }
+        }
+        if outcome.is_ok() {
+            match self
+                .apply_deletes(&run, &profile.id, &catalog, &options)
+                .await
+            {
+                Ok((deleted, delete_failures, calls)) => {
+                    failed += delete_failures;
+                    if deleted > 0 || delete_failures > 0 {
+                        let stats = ObjectStats {
+                            object: "(deletes)".into(),
+                            position: i64::try_from(done.len()).unwrap_or(0),
+                            deleted,
+                            failed: delete_failures,
+                            api_calls: calls,
+                            ..Default::default()
+                        };
+                        self.store
+                            .commit_sync_object(&run.id, &profile.id, &stats, false)
+                            .await?;
+                        done.push(stats);
+                    }
+                }
+                Err(e) => outcome = Err(e),
+            }
+        }
+        let (status, message) = match &outcome {
+            Err(e) => (FAILURE, Some(e.to_string())),
+            Ok(()) if failed > 0 => (FINISHED_WITH_ERRORS, None),
+            Ok(()) => (FINISHED, None),
+        };
+        self.store
+            .finish_sync_run(&run.id, status, message.as_deref())
+            .await?;
+        let (run, objects) = self.store.load_sync_run(&run.id).await?;
+        debug_assert_eq!(objects.len(), done.len());
+        Ok(RunReport {
+            run,
+            objects,
+            failed,
+        })
+    }
+
+    async fn run_object(
+        &self,
+        run: &SyncRun,
+        ctx: &mut ObjectRun<'_>,
+        full: bool,
+        until: DateTime<Utc>,
+    ) -> Result<(), SyncError> {
+        let started = Instant::now();
+        let calls_before = self.api_used();
+        let object = ctx.object;
+        let watermark = self
+            .store
+            .sync_watermark(&ctx.profile_id, &object.name)
+            .await?;
+        ctx.stats.watermark_before = watermark;
+        let full = full || watermark.is_none() || object.scope == Scope::Catalog;
+        let since = if full {
+            full_sync_start()
+        } else {
+            watermark.unwrap_or_else(full_sync_start)
+        };
+        let columns = object.source_columns();
+        let spool_file = tempfile::tempfile()?;
+        let mut writer = BufWriter::new(spool_file);
+        let mut sink = SpoolSink {
+            out: &mut writer,
+            columns: Vec::new(),
+            rows: 0,
+        };
+        if since < until {
+            self.extract(
+                &object.source,
+                &columns,
+                None,
+                Some((since, until)),
+                &mut sink,
+            )
+            .await?;
+        }
+        let window_rows = sink.rows;
+        // Retryable failures of earlier runs are read again by id (deleted ones come back
+        // flagged through Data Query; ones that vanished are dropped below).
+        let retry = self
+            .store
+            .open_sync_failures(&ctx.profile_id, &object.name, RETRYABLE)
+            .await?;
+        for chunk in retry.chunks(ID_CHUNK) {
+            self.extract(
+                &object.source,
+                &columns,
+                Some(id_filter(chunk)),
+                None,
+                &mut sink,
+            )
+            .await?;
+        }
+        let spooled_columns = if sink.columns.is_empty() {
+            columns.clone()
+        } else {
+            sink.columns.clone()
+        };
+        let total = sink.rows;
+        drop(sink);
+        let mut file = writer.into_inner().map_err(|e| e.into_error())?;
+        file.rewind()?;
+        ctx.stats.read = i64::try_from(total).unwrap_or(i64::MAX);
+        ctx.bulk = window_rows as usize >= ctx.options.bulk_threshold;
+        let batch_size = if ctx.bulk {
+            ctx.options.bulk_batch_size
+        } else {
+            ctx.options.batch_size
+        };
+        let mut seen_retry: HashSet<String> = HashSet::new();
+        let id_col = index_of(&spooled_columns, "Id").unwrap_or(0);
+        let mut batch: Vec<RawRow> = Vec::with_capacity(batch_size.min(10_000));
+        for line in BufReader::new(file).lines() {
+            let (cells, deleted): (Vec<Option<String>>, bool) =
+                serde_json::from_str(&line?).map_err(|e| std::io::Error::other(e.to_string()))?;
+            if !retry.is_empty()
+                && let Some(Some(id)) = cells.get(id_col)
+            {
+                seen_retry.insert(id.clone());
+            }
+            batch.push(RawRow { cells, deleted });
+            if batch.len() >= batch_size {
+                self.process_batch(run, ctx, &spooled_columns, std::mem::take(&mut batch))
+                    .await?;
+            }
+        }
+        if !batch.is_empty() {
+            self.process_batch(run, ctx, &spooled_columns, batch)
+                .await?;
+        }
+        let vanished: Vec<String> = retry
+            .into_iter()
+            .filter(|id| !seen_retry.contains(id))
+            .collect();
+        self.store
+            .resolve_sync_failures(&ctx.profile_id, &object.name, &vanished)
+            .await?;
+        ctx.stats.api_calls = self.api_used() - calls_before;
+        ctx.stats.duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(0);
+        ctx.stats.watermark_after = Some(until.max(watermark.unwrap_or(until)));
+        self.store
+            .commit_sync_object(&run.id, &ctx.profile_id, &ctx.stats, true)
+            .await?;
+        Ok(())
+    }
+
+    /// Reads the joined rows of a batch: join name → (columns, rows by Id).
+    async fn read_joins(
+        &self,
+        object: &ObjectMap,
+        columns: &[String],
+        rows: &[RawRow],
+    ) -> Result<HashMap<String, JoinedRows>, SyncError> {
+        let mut out = HashMap::new();
+        for join in &object.joins {
+            let Some(on) = index_of(columns, &join.on) else {
+                continue;
+            };
+            let mut ids: Vec<String> = rows
+                .iter()
+                .filter_map(|r| r.cells.get(on).cloned().flatten())
+                .collect();
+            ids.sort();
+            ids.dedup();
+            let wanted = object.join_columns(join);
+            let mut joined = JoinedRows::default();
+            for chunk in ids.chunks(ID_CHUNK) {
+                let mut sink = CollectSink::default();
+                self.extract(
+                    &join.table,
+                    &wanted,
+                    Some(id_filter(chunk)),
+                    None,
+                    &mut sink,
+                )
+                .await?;
+                let id = index_of(&sink.columns, "Id").unwrap_or(0);
+                joined.columns = sink.columns.clone();
+                for row in sink.rows {
+                    if let Some(Some(key)) = row.get(id) {
+                        joined.rows.insert(key.clone(), row);
+                    }
+                }
+            }
+            out.insert(join.name.to_ascii_lowercase(), joined);
+        }
+        Ok(out)
+    }
+
+    fn plan_batch(
+        &self,
+        ctx: &ObjectRun<'_>,
+        columns: &[String],
+        rows: &[RawRow],
+        parents: &HashMap<String, KeyInfo>,
+        known: &HashMap<String, KeyInfo>,
+        joins: &HashMap<String, JoinedRows>,
+    ) -> BatchPlan {
+        let object = ctx.object;
+        let mut plan = BatchPlan::default();
+        let col = |row: &RawRow, name: &str| -> Option<String> {
+            index_of(columns, name)
+                .and_then(|i| row.cells.get(i).cloned().flatten())
+                .filter(|s| !s.is_empty())
+        };
+        for row in rows {
+            let Some(id) = col(row, "Id") else {
+                plan.skipped += 1;
+                continue;
+            };
+            let is_known = known.contains_key(&id);
+            let out_of_scope = |plan: &mut BatchPlan, reason: &str| {
+                if is_known {
+                    plan.deletes
+                        .push((object.name.clone(), id.clone(), reason.to_string()));
+                } else {
+                    plan.skipped += 1;
+                }
+                plan.resolved.push(id.clone());
+            };
+            if row.deleted && object.scope == Scope::Account {
+                out_of_scope(&mut plan, "deleted in Zuora");
+                continue;
+            }
+            // Where the record sits: its billing account, CrmId and parent.
+            let (account_id, crm_id, parent_id, grandparent) = if object.is_account() {
+                let status = object.status.as_deref().and_then(|s| col(row, s));
+                if status.is_some_and(|s| object.excluded_statuses.contains(&s)) {
+                    out_of_scope(&mut plan, "account cancelled");
+                    continue;
+                }
+                let Some(raw_crm) = object.crm_id.as_deref().and_then(|c| col(row, c)) else {
+                    out_of_scope(&mut plan, "CrmId removed");
+                    continue;
+                };
+                match convert::crm_id(&raw_crm) {
+                    Ok(crm) => (Some(id.clone()), Some(crm), None, None),
+                    Err(why) => {
+                        plan.failures.push(failure(
+                            &object.name,
+                            &id,
+                            "upsert",
+                            Why {
+                                code: "DACO-02",
+                                class: NEEDS_FIX,
+                                status: "INVALID_CRM_ID",
+                                message: &format!(
+                                    "Missing CRM ID: '{raw_crm}' is not a valid CRM Account ID ({why})"
+                                ),
+                                fields: &[],
+                            },
+                        ));
+                        continue;
+                    }
+                }
+            } else if let Some(link) = &object.parent {
+                let parent = col(row, &link.column);
+                match parent.as_ref().and_then(|p| parents.get(p)) {
+                    Some(info) => (
+                        info.account_id.clone(),
+                        info.crm_id.clone(),
+                        parent,
+                        info.parent_id.clone(),
+                    ),
+                    None => {
+                        out_of_scope(&mut plan, "parent not synced");
+                        continue;
+                    }
+                }
+            } else {
+                (None, None, None, None)
+            };
+            if let Some(req) = &object.require {
+                let value = col(row, &req.column).unwrap_or_default();
+                let allowed = req.values.iter().any(|v| {
+                    if v == "$subscription_statuses" {
+                        ctx.statuses.contains(&value)
+                    } else {
+                        *v == value
+                    }
+                });
+                if !allowed {
+                    out_of_scope(&mut plan, "status not synced");
+                    continue;
+                }
+            }
+            let mut fields = Vec::with_capacity(object.fields.len() + 1);
+            let mut error: Option<FieldError> = None;
+            for f in &object.fields {
+                let raw = match f.from.as_str() {
+                    "$crm_id" => crm_id.clone(),
+                    "$parent_parent" => grandparent.clone(),
+                    from => match object.join_of(from) {
+                        Some((join, field)) => {
+                            let on = col(row, &join.on);
+                            joins
+                                .get(&join.name.to_ascii_lowercase())
+                                .and_then(|j| j.get(on.as_deref(), field))
+                        }
+                        None => index_of(columns, from).and_then(|i| row.cells[i].clone()),
+                    },
+                };
+                if f.from == "$crm_id" && raw.is_none() {
+                    error = Some(FieldError {
+                        code: "DACO-02",
+                        status_code: "MISSING_CRM_ID",
+                        message: "Missing CRM ID: the billing account has no CRM Account ID".into(),
+                        field: f.to.clone(),
+                    });
+                    break;
+                }
+                match convert::convert(f, raw.as_deref()) {
+                    Ok(v) => fields.push((f.to.clone(), v)),
+                    Err(e) => {
+                        error = Some(e);
+                        break;
+                    }
+                }
+            }
+            if let Some(flag) = &object.deleted_flag {
+                fields.push((flag.clone(), Json::Bool(row.deleted)));
+            }
+            if let Some(e) = error {
+                let class = if e.code == "DACO-02" || e.code == "DACO-12" || e.code == "DACO-01" {
+                    NEEDS_FIX
+                } else {
+                    RETRYABLE
+                };
+                plan.failures.push(failure(
+                    &object.name,
+                    &id,
+                    "upsert",
+                    Why {
+                        code: e.code,
+                        class,
+                        status: e.status_code,
+                        message: &e.message,
+                        fields: std::slice::from_ref(&e.field),
+                    },
+                ));
+                continue;
+            }
+            let crm_changed = object.is_account()
+                && known
+                    .get(&id)
+                    .is_some_and(|k| k.crm_id.is_some() && k.crm_id != crm_id);
+            plan.upserts.push(Upsert {
+                external_id: id.clone(),
+                fields,
+                key: SyncKey {
+                    object: object.name.clone(),
+                    external_id: id.clone(),
+                    parent: object
+                        .parent
+                        .as_ref()
+                        .zip(parent_id)
+                        .map(|(l, p)| (l.object.clone(), p)),
+                    account_id,
+                    crm_id,
+                },
+                known: is_known,
+                crm_changed,
+            });
+        }
+        plan
+    }
+
+    async fn process_batch(
+        &self,
+        run: &SyncRun,
+        ctx: &mut ObjectRun<'_>,
+        columns: &[String],
+        rows: Vec<RawRow>,
+    ) -> Result<(), SyncError> {
+        let object = ctx.object;
+        let ids: Vec<String> = rows
+            .iter()
+            .filter_map(|r| index_of(columns, "Id").and_then(|i| r.cells[i].clone()))
+            .collect();
+        let known = self
+            .store
+            .lookup_sync_keys(&ctx.profile_id, &object.name, &ids)
+            .await?;
+        let parents = match &object.parent {
+            Some(link) => {
+                let mut parent_ids: Vec<String> = rows
+                    .iter()
+                    .filter_map(|r| {
+                        index_of(columns, &link.column).and_then(|i| r.cells[i].clone())
+                    })
+                    .collect();
+                parent_ids.sort();
+                parent_ids.dedup();
+                self.store
+                    .lookup_sync_keys(&ctx.profile_id, &link.object, &parent_ids)
+                    .await?
+            }
+            None => HashMap::new(),
+        };
+        let joins = self.read_joins(object, columns, &rows).await?;
+        let plan = self.plan_batch(ctx, columns, &rows, &parents, &known, &joins);
+        drop(rows);
+        ctx.stats.skipped += plan.skipped;
+        // Keys first: a crash after the write but before the result leaves a key for a record
+        // that may exist, never a record the index does not know.
+        let keys: Vec<SyncKey> = plan.upserts.iter().map(|u| u.key.clone()).collect();
+        self.store.put_sync_keys(&ctx.profile_id, &keys).await?;
+        let results = self.load_upserts(ctx, &plan.upserts).await?;
+        let mut failures = plan.failures;
+        let mut written = plan.resolved;
+        let mut unknown_failed = Vec::new();
+        let mut repoint = Vec::new();
+        for (result, upsert) in results.iter().zip(&plan.upserts) {
+            match failure_of(&object.name, result, "upsert") {
+                Some(f) => {
+                    if !upsert.known {
+                        unknown_failed.push(upsert.external_id.clone());
+                    }
+                    failures.push(f);
+                }
+                None => {
+                    ctx.stats.upserted += 1;
+                    written.push(upsert.external_id.clone());
+                    if upsert.crm_changed {
+                        repoint.push(upsert.key.clone());
+                    }
+                }
+            }
+        }
+        self.store
+            .remove_sync_keys(&ctx.profile_id, &object.name, &unknown_failed)
+            .await?;
+        self.store
+            .resolve_sync_failures(&ctx.profile_id, &object.name, &written)
+            .await?;
+        ctx.stats.failed += i64::try_from(failures.len()).unwrap_or(0);
+        ctx.failures += i64::try_from(failures.len()).unwrap_or(0);
+        self.store
+            .record_sync_failures(&run.id, &ctx.profile_id, &failures)
+            .await?;
+        self.store
+            .add_pending_deletes(&ctx.profile_id, &plan.deletes)
+            .await?;
+        for key in repoint {
+            self.repoint_children(run, ctx, &key).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes upserts through Bulk (large objects) or Collections; one result per upsert.
+    async fn load_upserts(
+        &self,
+        ctx: &mut ObjectRun<'_>,
+        upserts: &[Upsert],
+    ) -> Result<Vec<RecordResult>, SyncError> {
+        if upserts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let object = ctx.object;
+        if ctx.bulk {
+            let mut columns: Vec<String> = object.fields.iter().map(|f| f.to.clone()).collect();
+            if let Some(flag) = &object.deleted_flag {
+                columns.push(flag.clone());
+            }
+            let rows: Vec<Vec<String>> = upserts
+                .iter()
+                .map(|u| {
+                    columns
+                        .iter()
+                        .map(|c| {
+                            u.fields
+                                .iter()
+                                .find(|(n, _)| n == c)
+                                .map(|(_, v)| convert::csv_text(v))
+                                .unwrap_or_else(|| "#N/A".into())
+                        })
+                        .collect()
+                })
+                .collect();
+            let outcome = self
+                .salesforce
+                .bulk_upsert(&object.target, &object.key, &columns, &rows)
+                .await?;
+            ctx.stats.bulk_jobs += i64::try_from(outcome.jobs.len()).unwrap_or(0);
+            Ok(outcome.results)
+        } else {
+            let records: Vec<Map<String, Json>> = upserts
+                .iter()
+                .map(|u| collections_record(&u.fields))
+                .collect();
+            Ok(self
+                .salesforce
+                .upsert_collection(&object.target, &object.key, &records)
+                .await?)
+        }
+    }
+
+    /// After a billing account's CrmId changed: writes the new `Zuora__Account__c` on every
+    /// record of that account that carries it (Zuora 360's CrmId change processing).
+    async fn repoint_children(
+        &self,
+        run: &SyncRun,
+        ctx: &mut ObjectRun<'_>,
+        account: &SyncKey,
+    ) -> Result<(), SyncError> {
+        let Some(crm) = &account.crm_id else {
+            return Ok(());
+        };
+        let changed = self
+            .store
+            .repoint_sync_account(&ctx.profile_id, &account.external_id, crm)
+            .await?;
+        let catalog = Catalog::with_overrides(&ctx.options.mapping_overrides)?;
+        let mut failures = Vec::new();
+        for object in &catalog.objects {
+            if object.is_account() {
+                continue;
+            }
+            let Some(field) = object.fields.iter().find(|f| f.from == "$crm_id") else {
+                continue;
+            };
+            let records: Vec<Map<String, Json>> = changed
+                .iter()
+                .filter(|(o, _)| *o == object.name)
+                .map(|(_, id)| {
+                    let mut m = Map::new();
+                    m.insert(object.key.clone(), Json::String(id.clone()));
+                    m.insert(field.to.clone(), Json::String(crm.clone()));
+                    m
+                })
+                .collect();
+            if records.is_empty() {
+                continue;
+            }
+            let results = self
+                .salesforce
+                .upsert_collection(&object.target, &object.key, &records)
+                .await?;
+            failures.extend(
+                results
+                    .iter()
+                    .filter_map(|r| failure_of(&object.name, r, "upsert")),
+            );
+        }
+        ctx.failures += i64::try_from(failures.len()).unwrap_or(0);
+        self.store
+            .record_sync_failures(&run.id, &ctx.profile_id, &failures)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes the subtrees of the queued roots, children first. Returns (records deleted,
+    /// failures, API calls).
+    async fn apply_deletes(
+        &self,
+        run: &SyncRun,
+        profile_id: &str,
+        catalog: &Catalog,
+        options: &SyncOptions,
+    ) -> Result<(i64, i64, i64), SyncError> {
+        let calls_before = self.api_used();
+        let mut deleted = 0;
+        let mut failed = 0;
+        loop {
+            let roots = self.store.pending_deletes(profile_id, 500).await?;
+            if roots.is_empty() {
+                break;
+            }
+            let mut by_object: HashMap<String, Vec<String>> = HashMap::new();
+            for (object, id, _) in &roots {
+                let is_account = catalog.object(object).is_some_and(ObjectMap::is_account);
+                for (o, i) in self
+                    .store
+                    .sync_subtree(profile_id, object, id, is_account)
+                    .await?
+                {
+                    by_object.entry(o).or_default().push(i);
+                }
+            }
+            let (d, f) = self
+                .delete_records(run, profile_id, catalog, options, by_object)
+                .await?;
+            deleted += d;
+            failed += f;
+            let mut complete = Vec::new();
+            for (object, id, _) in &roots {
+                let is_account = catalog.object(object).is_some_and(ObjectMap::is_account);
+                if self
+                    .store
+                    .sync_subtree(profile_id, object, id, is_account)
+                    .await?
+                    .is_empty()
+                {
+                    complete.push((object.clone(), id.clone()));
+                }
+            }
+            self.store
+                .remove_pending_deletes(profile_id, &complete)
+                .await?;
+            if complete.len() < roots.len() {
+                // The rest failed; they stay queued for the next run.
+                break;
+            }
+        }
+        Ok((deleted, failed, self.api_used() - calls_before))
+    }
+
+    /// Deletes records by external id, children first (reverse catalog order), never relying
+    /// on cascade. Returns (deleted, failed).
+    async fn delete_records(
+        &self,
+        run: &SyncRun,
+        profile_id: &str,
+        catalog: &Catalog,
+        options: &SyncOptions,
+        mut by_object: HashMap<String, Vec<String>>,
+    ) -> Result<(i64, i64), SyncError> {
+        let mut deleted = 0;
+        let mut failed = 0;
+        for object in catalog.objects.iter().rev() {
+            let Some(mut ids) = by_object.remove(&object.name) else {
+                continue;
+            };
+            ids.sort();
+            ids.dedup();
+            for chunk in ids.chunks(options.bulk_batch_size) {
+                let results = if chunk.len() >= options.bulk_threshold {
+                    self.salesforce
+                        .bulk_delete(&object.target, &object.key, chunk)
+                        .await?
+                        .results
+                } else {
+                    self.salesforce
+                        .delete_collection(&object.target, &object.key, chunk)
+                        .await?
+                };
+                let mut gone = Vec::new();
+                let mut failures = Vec::new();
+                for r in &results {
+                    match failure_of(&object.name, r, "delete") {
+                        Some(f) => failures.push(f),
+                        None => {
+                            if matches!(r.outcome, RecordOutcome::Deleted { .. }) {
+                                deleted += 1;
+                            }
+                            gone.push(r.external_id.clone());
+                        }
+                    }
+                }
+                failed += i64::try_from(failures.len()).unwrap_or(0);
+                self.store
+                    .remove_sync_keys(profile_id, &object.name, &gone)
+                    .await?;
+                self.store
+                    .resolve_sync_failures(profile_id, &object.name, &gone)
+                    .await?;
+                self.store
+                    .record_sync_failures(&run.id, profile_id, &failures)
+                    .await?;
+            }
+        }
+        Ok((deleted, failed))
+    }
+
+    /// Deletes everything the profile synced from the org (children first), forgets its
+    /// watermarks so the next run is full, and records the cleanup as a run.
+    pub async fn cleanup(&self, profile: &str) -> Result<RunReport, SyncError> {
+        let profile = self.store.load_sync_profile(profile).await?;
+        let options = SyncOptions::from_json(&profile.options)?;
+        let catalog = Catalog::with_overrides(&options.mapping_overrides)?;
+        let run = self
+            .store
+            .create_sync_run(&profile.id, false, "cleanup")
+            .await?;
+        let calls_before = self.api_used();
+        let mut deleted = 0;
+        let mut failed = 0;
+        let mut result = Ok(());
+        'objects: for object in catalog.objects.iter().rev() {
+            let mut after = String::new();
+            loop {
+                let page = self
+                    .store
+                    .sync_keys_page(&profile.id, &object.name, &after, 2_000)
+                    .await?;
+                let Some(last) = page.last().cloned() else {
+                    break;
+                };
+                let mut one = HashMap::new();
+                one.insert(object.name.clone(), page);
+                match self
+                    .delete_records(&run, &profile.id, &catalog, &options, one)
+                    .await
+                {
+                    Ok((d, f)) => {
+                        deleted += d;
+                        failed += f;
+                    }
+                    Err(e) => {
+                        result = Err(e);
+                        break 'objects;
+                    }
+                }
+                after = last;
+            }
+        }
+        let stats = ObjectStats {
+            object: "(cleanup)".into(),
+            deleted,
+            failed,
+            api_calls: self.api_used() - calls_before,
+            ..Default::default()
+        };
+        self.store
+            .commit_sync_object(&run.id, &profile.id, &stats, false)
+            .await?;
+        let (status, message) = match &result {
+            Err(e) => (FAILURE, Some(e.to_string())),
+            Ok(()) if failed > 0 => (FINISHED_WITH_ERRORS, None),
+            Ok(()) => {
+                self.store.reset_sync_state(&profile.id).await?;
+                (FINISHED, None)
+            }
+        };
+        self.store
+            .finish_sync_run(&run.id, status, message.as_deref())
+            .await?;
+        let (run, objects) = self.store.load_sync_run(&run.id).await?;
+        Ok(RunReport {
+            run,
+            objects,
+            failed,
+        })
+    }
+}
+
+/// Rows of a joined object by Id.
+#[derive(Default)]
+struct JoinedRows {
+    columns: Vec<String>,
+    rows: HashMap<String, Vec<Option<String>>>,
+}
+
+impl JoinedRows {
+    fn get(&self, id: Option<&str>, field: &str) -> Option<String> {
+        let row = self.rows.get(id?)?;
+        let i = index_of(&self.columns, field)?;
+        row.get(i).cloned().flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_nest_and_null_references_clear_the_lookup() {
+        let r = collections_record(&[
+            ("Name".into(), Json::String("a".into())),
+            (
+                "Zuora__Subscription__r.Zuora__External_Id__c".into(),
+                Json::String("S1".into()),
+            ),
+            ("Zuora__Parent__r.Zuora__External_Id__c".into(), Json::Null),
+        ]);
+        assert_eq!(r["Zuora__Subscription__r"]["Zuora__External_Id__c"], "S1");
+        assert_eq!(r["Zuora__Parent__c"], Json::Null);
+    }
+
+    #[test]
+    fn id_filters_quote_values() {
+        assert_eq!(
+            id_filter(&["a".into(), "b'c".into()]),
+            r"Id IN ('a', 'b\'c')"
+        );
+    }
+}
