@@ -24,7 +24,8 @@ pub struct DataQueryJob {
 }
 
 impl DataQueryJob {
-    /// A job for `query`, results as gzip-compressed CSV.
+    /// A job for `query`, results as gzip-compressed JSON Lines (where, unlike CSV, a null and
+    /// an empty string differ).
     pub fn new(query: &str) -> Self {
         DataQueryJob {
             query: query.to_string(),
@@ -35,7 +36,7 @@ impl DataQueryJob {
     fn body(&self, source_data: &str) -> Value {
         let mut body = json!({
             "query": self.query,
-            "outputFormat": "CSV",
+            "outputFormat": "JSON",
             "compression": "GZIP",
             "output": {"target": "S3"},
         });
@@ -193,14 +194,14 @@ pub async fn run_data_query_rows(
     let finished = wait_data_query(client, &id, &CancellationToken::new(), &|_| {}).await?;
     let mut rows = Vec::new();
     for file in &finished.files {
-        let mut csv = reader::open_csv(client, file).await?;
-        let header = csv.header().to_vec();
-        while let Some(record) = csv.next_record().await? {
+        let mut result = reader::open_rows(client, file).await?;
+        let header = result.header().to_vec();
+        while let Some(cells) = result.next_cells().await? {
             rows.push(
                 header
                     .iter()
                     .cloned()
-                    .zip(record.iter().map(str::to_string))
+                    .zip(cells.into_iter().map(Option::unwrap_or_default))
                     .collect(),
             );
         }

@@ -830,10 +830,20 @@ impl Runner<'_> {
         expected_total: Option<u64>,
     ) -> Result<u64, Partial> {
         let fail = |written: u64| move |error: ZuoraError| Partial { written, error };
-        let mut csv = reader::open_csv(self.client, file)
+        let mut csv = reader::open_rows(self.client, file)
             .await
             .map_err(fail(skip))?;
         self.start_sink(csv.header()).map_err(fail(skip))?;
+        if csv.header().is_empty() {
+            // An empty JSON Lines file has no header either: no rows.
+            return match expected_total.filter(|&n| n != before) {
+                Some(expected) => Err(fail(skip)(ZuoraError::BadDownload {
+                    file: "the result".into(),
+                    detail: format!("an empty file, Zuora reported {expected} rows"),
+                })),
+                None => Ok(0),
+            };
+        }
         let layout = match self.plan.raw {
             Some(_) => Layout::all_text(csv.header().len()),
             None => Layout::new(self.plan, csv.header()).map_err(fail(skip))?,
@@ -855,8 +865,8 @@ impl Runner<'_> {
                     detail: "cancelled".into(),
                 }));
             }
-            let record = match csv.next_record().await {
-                Ok(Some(record)) => layout.values(record, &options).map_err(fail(written))?,
+            let record = match csv.next_cells().await {
+                Ok(Some(cells)) => layout.values(&cells, &options).map_err(fail(written))?,
                 Ok(None) => break,
                 Err(error) => return Err(fail(written)(error)),
             };
@@ -971,15 +981,18 @@ impl Layout {
         }
     }
 
+    /// Types one row's cells; a missing cell (JSON null) is a null whatever the type.
     fn values(
         &self,
-        record: &csv_async::StringRecord,
+        cells: &[Option<String>],
         options: &RawOptions,
     ) -> Result<Vec<Value>, ZuoraError> {
         self.positions
             .iter()
             .map(|&(position, kind)| {
-                let raw = record.get(position).unwrap_or_default();
+                let Some(raw) = cells.get(position).and_then(Option::as_deref) else {
+                    return Ok(Value::Null);
+                };
                 Value::parse_raw(raw, kind, options).map_err(|e| ZuoraError::BadDownload {
                     file: "the result".into(),
                     detail: e.to_string(),

@@ -64,29 +64,153 @@ impl CsvStream {
     }
 }
 
-/// Opens a result file for reading; a Data Query link that expired is renewed once.
-pub async fn open_csv(client: &ZuoraClient, file: &ResultFile) -> Result<CsvStream, ZuoraError> {
-    let (response, name) = match file {
-        ResultFile::Zuora { file_id } => (
-            client
-                .open_download(&format!("/v1/files/{file_id}"))
-                .await?,
-            format!("file {file_id}"),
-        ),
-        ResultFile::Presigned { job_id, url } => {
-            let name = format!("the result of job {job_id}");
-            match client.open_download(url).await {
-                Ok(response) => (response, name),
-                Err(ZuoraError::LinkExpired) => {
-                    let fresh = jobs::fresh_data_file(client, job_id).await?;
-                    (client.open_download(&fresh).await?, name)
-                }
-                Err(other) => return Err(other),
+/// A result file being read, row by row as cells (`None` is a null).
+#[derive(Debug)]
+pub enum ResultRows {
+    /// A CSV file (AQuA): every cell is text; nulls are marked by the null marker.
+    Csv(CsvStream),
+    /// A JSON Lines file (Data Query).
+    Jsonl(JsonlStream),
+}
+
+impl ResultRows {
+    /// The column names, in file order.
+    pub fn header(&self) -> &[String] {
+        match self {
+            ResultRows::Csv(csv) => csv.header(),
+            ResultRows::Jsonl(jsonl) => &jsonl.header,
+        }
+    }
+
+    /// The next row's cells, or `None` at the clean end of the file.
+    pub async fn next_cells(&mut self) -> Result<Option<Vec<Option<String>>>, ZuoraError> {
+        match self {
+            ResultRows::Csv(csv) => Ok(csv
+                .next_record()
+                .await?
+                .map(|r| r.iter().map(|c| Some(c.to_string())).collect())),
+            ResultRows::Jsonl(jsonl) => jsonl.next_cells().await,
+        }
+    }
+}
+
+/// Opens a result file: JSON Lines when the data is JSON, CSV otherwise.
+pub async fn open_rows(client: &ZuoraClient, file: &ResultFile) -> Result<ResultRows, ZuoraError> {
+    let (body, name) = open_body(client, file).await?;
+    let mut body = BufReader::with_capacity(64 * 1024, body);
+    let head = body.fill_buf().await.map_err(|e| ZuoraError::BadDownload {
+        file: name.clone(),
+        detail: e.to_string(),
+    })?;
+    let first = head
+        .iter()
+        .find(|b| !b.is_ascii_whitespace() && !matches!(**b, 0xef | 0xbb | 0xbf));
+    if first == Some(&b'{') {
+        return JsonlStream::open(Box::pin(body), name)
+            .await
+            .map(ResultRows::Jsonl);
+    }
+    csv_stream(Box::pin(body), name).await.map(ResultRows::Csv)
+}
+
+/// A JSON Lines result: one object per line, keys in file order.
+pub struct JsonlStream {
+    lines: tokio::io::Lines<BufReader<Body>>,
+    header: Vec<String>,
+    first: Option<Vec<Option<String>>>,
+    name: String,
+}
+
+impl std::fmt::Debug for JsonlStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonlStream")
+            .field("name", &self.name)
+            .field("header", &self.header)
+            .finish_non_exhaustive()
+    }
+}
+
+type Cells = indexmap::IndexMap<String, Option<String>>;
+
+impl JsonlStream {
+    async fn open(body: Body, name: String) -> Result<Self, ZuoraError> {
+        let mut stream = JsonlStream {
+            lines: BufReader::new(body).lines(),
+            header: Vec::new(),
+            first: None,
+            name,
+        };
+        if let Some(line) = stream.next_line().await? {
+            let object = stream.parse(&line)?;
+            stream.header = object.keys().cloned().collect();
+            stream.first = Some(object.into_values().collect());
+        }
+        Ok(stream)
+    }
+
+    fn damaged(&self, detail: String) -> ZuoraError {
+        ZuoraError::BadDownload {
+            file: self.name.clone(),
+            detail,
+        }
+    }
+
+    async fn next_line(&mut self) -> Result<Option<String>, ZuoraError> {
+        loop {
+            match self.lines.next_line().await {
+                Ok(Some(line)) if line.trim().is_empty() => continue,
+                Ok(other) => return Ok(other),
+                Err(e) => return Err(self.damaged(e.to_string())),
             }
         }
-    };
-    let idle = client.connection().settings.download_idle_timeout;
-    let body = decoded_body(response, idle, name.clone()).await?;
+    }
+
+    /// One line as (key, cell) pairs in file order: strings unescaped, numbers and booleans
+    /// with their exact text, null as `None`.
+    fn parse(&self, line: &str) -> Result<Cells, ZuoraError> {
+        let raw: indexmap::IndexMap<String, Box<serde_json::value::RawValue>> =
+            serde_json::from_str(line)
+                .map_err(|e| self.damaged(format!("a line is not a JSON object: {e}")))?;
+        raw.into_iter()
+            .map(|(key, value)| {
+                let text = value.get();
+                let cell = match text.as_bytes().first() {
+                    Some(b'n') => None,
+                    Some(b'"') => Some(
+                        serde_json::from_str::<String>(text)
+                            .map_err(|e| self.damaged(e.to_string()))?,
+                    ),
+                    _ => Some(text.to_string()),
+                };
+                Ok((key, cell))
+            })
+            .collect()
+    }
+
+    async fn next_cells(&mut self) -> Result<Option<Vec<Option<String>>>, ZuoraError> {
+        if let Some(first) = self.first.take() {
+            return Ok(Some(first));
+        }
+        let Some(line) = self.next_line().await? else {
+            return Ok(None);
+        };
+        let object = self.parse(&line)?;
+        let same_keys = object.len() == self.header.len()
+            && object.keys().zip(&self.header).all(|(a, b)| a == b);
+        if !same_keys {
+            return Err(self.damaged("a line has other keys than the first".into()));
+        }
+        Ok(Some(object.into_values().collect()))
+    }
+}
+
+/// Opens a result file as CSV; a Data Query link that expired is renewed once.
+pub async fn open_csv(client: &ZuoraClient, file: &ResultFile) -> Result<CsvStream, ZuoraError> {
+    let (body, name) = open_body(client, file).await?;
+    csv_stream(body, name).await
+}
+
+async fn csv_stream(body: Body, name: String) -> Result<CsvStream, ZuoraError> {
     let mut reader = csv_async::AsyncReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
@@ -108,6 +232,33 @@ pub async fn open_csv(client: &ZuoraClient, file: &ResultFile) -> Result<CsvStre
         name,
         rows: 0,
     })
+}
+
+/// The decoded body of a result file, and a name for messages; a Data Query link that expired
+/// is renewed once.
+async fn open_body(client: &ZuoraClient, file: &ResultFile) -> Result<(Body, String), ZuoraError> {
+    let (response, name) = match file {
+        ResultFile::Zuora { file_id } => (
+            client
+                .open_download(&format!("/v1/files/{file_id}"))
+                .await?,
+            format!("file {file_id}"),
+        ),
+        ResultFile::Presigned { job_id, url } => {
+            let name = format!("the result of job {job_id}");
+            match client.open_download(url).await {
+                Ok(response) => (response, name),
+                Err(ZuoraError::LinkExpired) => {
+                    let fresh = jobs::fresh_data_file(client, job_id).await?;
+                    (client.open_download(&fresh).await?, name)
+                }
+                Err(other) => return Err(other),
+            }
+        }
+    };
+    let idle = client.connection().settings.download_idle_timeout;
+    let body = decoded_body(response, idle, name.clone()).await?;
+    Ok((body, name))
 }
 
 /// The body as a byte stream: idle timeout per chunk, gzip decoded when the data is gzip, NUL
