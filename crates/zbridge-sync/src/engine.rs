@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{DateTime, TimeZone, Utc};
+use futures::StreamExt;
 use serde_json::{Map, Value as Json};
 use tokio_util::sync::CancellationToken;
 use zbridge_core::ZuoraService;
@@ -36,6 +37,9 @@ pub const FINISHED: &str = "Finished";
 pub const FINISHED_WITH_ERRORS: &str = "Finished with Errors";
 /// The run stopped.
 pub const FAILURE: &str = "Failure";
+
+/// Objects whose windows are read from Zuora ahead of the one being loaded.
+const EXTRACT_AHEAD: usize = 4;
 
 /// Ids per `Id IN (…)` read.
 const ID_CHUNK: usize = 300;
@@ -79,6 +83,18 @@ pub fn full_sync_start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0)
         .single()
         .unwrap_or_default()
+}
+
+/// An object's window, spooled.
+struct Extracted {
+    file: std::fs::File,
+    columns: Vec<String>,
+    rows: u64,
+    window_rows: u64,
+    retry: Vec<String>,
+    watermark: Option<DateTime<Utc>>,
+    full: bool,
+    millis: i64,
 }
 
 /// One spooled Zuora row: cells as text, and whether Zuora reports it deleted.
@@ -379,6 +395,14 @@ impl Engine {
         let mut done: Vec<ObjectStats> = Vec::new();
         let mut failed = 0;
         let mut outcome: Result<(), SyncError> = Ok(());
+        // Windows are read from Zuora a few objects at a time, ahead of the loads.
+        let mut extracts = futures::stream::iter(
+            selected
+                .iter()
+                .map(|o| self.extract_object(&profile.id, o, request.full, until)),
+        )
+        .buffered(EXTRACT_AHEAD);
+        let mut added: HashMap<String, Vec<String>> = HashMap::new();
         for (position, object) in selected.iter().enumerate() {
             let mut ctx = ObjectRun {
                 object,
@@ -393,7 +417,14 @@ impl Engine {
                 },
                 failures: 0,
             };
-            let result = self.run_object(&run, &mut ctx, request.full, until).await;
+            let result = match extracts.next().await {
+                Some(Ok(extracted)) => {
+                    self.process_object(&run, &mut ctx, extracted, until, &mut added)
+                        .await
+                }
+                Some(Err(e)) => Err(e),
+                None => Ok(()),
+            };
             failed += ctx.failures;
             match result {
                 Ok(()) => done.push(ctx.stats),
@@ -408,6 +439,7 @@ impl Engine {
                 }
             }
         }
+        drop(extracts);
         if outcome.is_ok() {
             match self
                 .apply_deletes(&run, &profile.id, &catalog, &options)
@@ -450,21 +482,16 @@ impl Engine {
         })
     }
 
-    async fn run_object(
+    /// Extracts an object's window (and its retryable failures) into a spool file.
+    async fn extract_object(
         &self,
-        run: &SyncRun,
-        ctx: &mut ObjectRun<'_>,
+        profile_id: &str,
+        object: &ObjectMap,
         full: bool,
         until: DateTime<Utc>,
-    ) -> Result<(), SyncError> {
+    ) -> Result<Extracted, SyncError> {
         let started = Instant::now();
-        let calls_before = self.api_used();
-        let object = ctx.object;
-        let watermark = self
-            .store
-            .sync_watermark(&ctx.profile_id, &object.name)
-            .await?;
-        ctx.stats.watermark_before = watermark;
+        let watermark = self.store.sync_watermark(profile_id, &object.name).await?;
         let full = full || watermark.is_none() || object.scope == Scope::Catalog;
         let since = if full {
             full_sync_start()
@@ -472,8 +499,7 @@ impl Engine {
             watermark.unwrap_or_else(full_sync_start)
         };
         let columns = object.source_columns();
-        let spool_file = tempfile::tempfile()?;
-        let mut writer = BufWriter::new(spool_file);
+        let mut writer = BufWriter::new(tempfile::tempfile()?);
         let mut sink = SpoolSink {
             out: &mut writer,
             columns: Vec::new(),
@@ -491,10 +517,10 @@ impl Engine {
         }
         let window_rows = sink.rows;
         // Retryable failures of earlier runs are read again by id (deleted ones come back
-        // flagged through Data Query; ones that vanished are dropped below).
+        // flagged through Data Query; ones that vanished are dropped after processing).
         let retry = self
             .store
-            .open_sync_failures(&ctx.profile_id, &object.name, RETRYABLE)
+            .open_sync_failures(profile_id, &object.name, RETRYABLE)
             .await?;
         for chunk in retry.chunks(ID_CHUNK) {
             self.extract(
@@ -506,16 +532,81 @@ impl Engine {
             )
             .await?;
         }
-        let spooled_columns = if sink.columns.is_empty() {
-            columns.clone()
+        let spooled = if sink.columns.is_empty() {
+            columns
         } else {
             sink.columns.clone()
         };
-        let total = sink.rows;
+        let rows = sink.rows;
         drop(sink);
+        let file = writer.into_inner().map_err(|e| e.into_error())?;
+        Ok(Extracted {
+            file,
+            columns: spooled,
+            rows,
+            window_rows,
+            retry,
+            watermark,
+            full,
+            millis: i64::try_from(started.elapsed().as_millis()).unwrap_or(0),
+        })
+    }
+
+    /// Loads one extracted object, then commits its checkpoint and watermark together.
+    async fn process_object(
+        &self,
+        run: &SyncRun,
+        ctx: &mut ObjectRun<'_>,
+        extracted: Extracted,
+        until: DateTime<Utc>,
+        added: &mut HashMap<String, Vec<String>>,
+    ) -> Result<(), SyncError> {
+        let started = Instant::now();
+        let calls_before = self.api_used();
+        let object = ctx.object;
+        let Extracted {
+            file,
+            columns,
+            mut rows,
+            window_rows,
+            retry,
+            watermark,
+            full,
+            millis,
+        } = extracted;
+        ctx.stats.watermark_before = watermark;
+        let mut writer = BufWriter::new(file);
+        writer.seek(std::io::SeekFrom::End(0))?;
+        // Records that entered the scope in this run (a CrmId added, a subscription back to a
+        // synced status) bring their children along, whatever their UpdatedDate.
+        if !full
+            && let Some(link) = &object.parent
+            && let Some(parents) = added.get(&link.object)
+        {
+            let mut sink = SpoolSink {
+                out: &mut writer,
+                columns: Vec::new(),
+                rows: 0,
+            };
+            for chunk in parents.chunks(ID_CHUNK) {
+                let filter = format!(
+                    "{} IN ({})",
+                    link.column,
+                    chunk
+                        .iter()
+                        .map(|i| quote(i))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                let wanted = object.source_columns();
+                self.extract(&object.source, &wanted, Some(filter), None, &mut sink)
+                    .await?;
+            }
+            rows += sink.rows;
+        }
         let mut file = writer.into_inner().map_err(|e| e.into_error())?;
         file.rewind()?;
-        ctx.stats.read = i64::try_from(total).unwrap_or(i64::MAX);
+        ctx.stats.read = i64::try_from(rows).unwrap_or(i64::MAX);
         ctx.bulk = window_rows as usize >= ctx.options.bulk_threshold;
         let batch_size = if ctx.bulk {
             ctx.options.bulk_batch_size
@@ -523,8 +614,9 @@ impl Engine {
             ctx.options.batch_size
         };
         let mut seen_retry: HashSet<String> = HashSet::new();
-        let id_col = index_of(&spooled_columns, "Id").unwrap_or(0);
+        let id_col = index_of(&columns, "Id").unwrap_or(0);
         let mut batch: Vec<RawRow> = Vec::with_capacity(batch_size.min(10_000));
+        let mut new_keys = Vec::new();
         for line in BufReader::new(file).lines() {
             let (cells, deleted): (Vec<Option<String>>, bool) =
                 serde_json::from_str(&line?).map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -535,13 +627,15 @@ impl Engine {
             }
             batch.push(RawRow { cells, deleted });
             if batch.len() >= batch_size {
-                self.process_batch(run, ctx, &spooled_columns, std::mem::take(&mut batch))
-                    .await?;
+                let b = std::mem::take(&mut batch);
+                new_keys.extend(self.process_batch(run, ctx, &columns, b).await?);
             }
         }
         if !batch.is_empty() {
-            self.process_batch(run, ctx, &spooled_columns, batch)
-                .await?;
+            new_keys.extend(self.process_batch(run, ctx, &columns, batch).await?);
+        }
+        if !full {
+            added.insert(object.name.clone(), new_keys);
         }
         let vanished: Vec<String> = retry
             .into_iter()
@@ -551,7 +645,7 @@ impl Engine {
             .resolve_sync_failures(&ctx.profile_id, &object.name, &vanished)
             .await?;
         ctx.stats.api_calls = self.api_used() - calls_before;
-        ctx.stats.duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(0);
+        ctx.stats.duration_ms = millis + i64::try_from(started.elapsed().as_millis()).unwrap_or(0);
         ctx.stats.watermark_after = Some(until.max(watermark.unwrap_or(until)));
         self.store
             .commit_sync_object(&run.id, &ctx.profile_id, &ctx.stats, true)
@@ -786,7 +880,7 @@ impl Engine {
         ctx: &mut ObjectRun<'_>,
         columns: &[String],
         rows: Vec<RawRow>,
-    ) -> Result<(), SyncError> {
+    ) -> Result<Vec<String>, SyncError> {
         let object = ctx.object;
         let ids: Vec<String> = rows
             .iter()
@@ -825,6 +919,7 @@ impl Engine {
         let mut written = plan.resolved;
         let mut unknown_failed = Vec::new();
         let mut repoint = Vec::new();
+        let mut added = Vec::new();
         for (result, upsert) in results.iter().zip(&plan.upserts) {
             match failure_of(&object.name, result, "upsert") {
                 Some(f) => {
@@ -836,6 +931,9 @@ impl Engine {
                 None => {
                     ctx.stats.upserted += 1;
                     written.push(upsert.external_id.clone());
+                    if !upsert.known {
+                        added.push(upsert.external_id.clone());
+                    }
                     if upsert.crm_changed {
                         repoint.push(upsert.key.clone());
                     }
@@ -859,7 +957,7 @@ impl Engine {
         for key in repoint {
             self.repoint_children(run, ctx, &key).await?;
         }
-        Ok(())
+        Ok(added)
     }
 
     /// Writes upserts through Bulk (large objects) or Collections; one result per upsert.
