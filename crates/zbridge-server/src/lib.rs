@@ -11,6 +11,9 @@
 //! - Secrets are write-only: the API and the pages show them only as set / not set.
 //! - Errors of the API are JSON `{"error": {"field": ..., "rule": ...}}` ([`error::ApiError`]).
 
+// The OpenAPI document is one large `json!` literal.
+#![recursion_limit = "512"]
+
 pub mod api;
 pub mod assets;
 pub mod auth;
@@ -18,6 +21,7 @@ pub mod error;
 pub mod form;
 pub mod openapi;
 pub mod pages;
+pub mod query;
 pub mod sf;
 pub mod zuora;
 

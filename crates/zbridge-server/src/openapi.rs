@@ -64,6 +64,9 @@ fn op(summary: &str, id: &str, params: Vec<Value>, body: Option<Value>, response
 pub fn spec() -> Value {
     let conn = name_param("Connection name (any capitalisation).");
     let var = name_param("Variable name.");
+    let conn_t = conn.clone();
+    let table = json!({"name": "table", "in": "path", "required": true, "description": "Table name.",
+        "schema": {"type": "string", "minLength": 1}});
     let profile = json!({"name": "profile", "in": "path", "required": true, "description": "Sync profile name.",
         "schema": {"type": "string", "minLength": 1}});
     let kind = json!({"name": "kind", "in": "path", "required": true, "description": "Credential kind.",
@@ -111,6 +114,32 @@ pub fn spec() -> Value {
                 "get": op("Saved components that use a connection", "connectionDependencies", vec![conn], None,
                     json!({"200": json_response("The components.", json!({"type": "array", "items": schema_ref("ComponentRef")})),
                            "404": error_response("No connection has that name.")}))
+            },
+            "/api/connections/{name}/tables": {
+                "get": op("Tables the connection's service can read", "listTables", vec![conn_t.clone()], None,
+                    json!({"200": json_response("Table names.", json!({"type": "array", "items": {"type": "string"}})),
+                           "404": error_response("No connection has that name."),
+                           "502": error_response("Zuora refused or could not be reached.")}))
+            },
+            "/api/connections/{name}/tables/{table}": {
+                "get": op("Describe a table", "describeTable", vec![conn_t, table], None,
+                    json!({"200": json_response("The table's fields.", json!({"type": "object"})),
+                           "404": error_response("No connection has that name."),
+                           "502": error_response("Zuora refused, or has no such table.")}))
+            },
+            "/api/query/preview": {
+                "post": op("Preview the first 100 rows of a query", "previewQuery", vec![], Some(schema_ref("QueryRequest")),
+                    json!({"200": json_response("Columns and rows as text.", schema_ref("Preview")),
+                           "404": error_response("No connection has that name."),
+                           "502": error_response("Zuora refused or the job failed.")}))
+            },
+            "/api/query": {
+                "post": op("Run a query and stream every row", "runQuery", vec![], Some(schema_ref("DownloadRequest")),
+                    json!({"200": {"description": "The rows, streamed; a body cut short means the query failed midway.",
+                                   "content": {"text/csv": {"schema": {"type": "string"}},
+                                               "application/x-ndjson": {"schema": {"type": "string"}}}},
+                           "404": error_response("No connection has that name."),
+                           "502": error_response("Zuora refused before the first row.")}))
             },
             "/api/connection-options": {
                 "get": op("Tenants, services and advanced keys", "connectionOptions", vec![], None,
@@ -271,6 +300,21 @@ fn schemas() -> Value {
             "name": {"type": "string"}, "project": {"type": ["string", "null"]}, "secret": {"type": "boolean"},
             "value": {"type": ["string", "null"], "description": "Null for a secret variable."},
             "updated_at": {"type": "string", "format": "date-time"}}},
+        "Condition": {"type": "object", "required": ["field", "op"], "properties": {
+            "field": {"type": "string"},
+            "op": {"enum": ["=", "!=", "<", "<=", ">", ">=", "LIKE", "IS NULL", "IS NOT NULL"]},
+            "value": {"type": "string", "description": "A literal of the filter language: 'text', 42, DATE '2026-08-01'."}}},
+        "QueryRequest": {"type": "object", "required": ["connection", "table"], "properties": {
+            "connection": {"type": "string"}, "table": {"type": "string"},
+            "columns": {"type": "array", "items": {"type": "string"}, "description": "Empty: every exportable column."},
+            "conditions": {"type": "array", "items": {"$ref": "#/components/schemas/Condition"}},
+            "where": {"type": "string", "description": "A filter expression, joined with the conditions by AND."}}},
+        "DownloadRequest": {"allOf": [{"$ref": "#/components/schemas/QueryRequest"},
+            {"type": "object", "properties": {"format": {"enum": ["csv", "jsonl"]}}}]},
+        "Preview": {"type": "object", "required": ["columns", "rows", "notes"], "properties": {
+            "columns": {"type": "array", "items": {"type": "string"}},
+            "rows": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
+            "notes": {"type": "array", "items": {"type": "string"}}}},
         "Warning": {"type": "object", "required": ["field", "message"], "properties": {
             "field": {"type": "string"}, "message": {"type": "string"}}},
         "CredentialKind": {"type": "string", "enum": ["password", "oauth", "jwt"]},

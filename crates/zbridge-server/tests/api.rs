@@ -14,7 +14,8 @@ fn templated_operations(spec: &Value) -> Vec<(Method, String, String)> {
             let path = template
                 .replace("{name}", "Prod")
                 .replace("{kind}", "oauth")
-                .replace("{profile}", "Main");
+                .replace("{profile}", "Main")
+                .replace("{table}", "Account");
             ops.push((
                 method.to_uppercase().parse().unwrap(),
                 template.clone(),

@@ -3,6 +3,7 @@
 //! only `{"set": true|false}`.
 
 pub mod connections;
+pub mod query;
 pub mod sf_credentials;
 
 pub mod variables;
@@ -18,6 +19,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/openapi.json", get(crate::openapi::document))
         .merge(connections::routes())
         .merge(variables::routes())
+        .merge(query::routes())
         .merge(sf_credentials::routes())
 }
 

@@ -2,6 +2,7 @@
 //! script where JavaScript is available.
 
 pub mod connections;
+pub mod query;
 pub mod sf_credentials;
 
 pub mod variables;
@@ -18,6 +19,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/connections") }))
         .merge(connections::routes())
         .merge(variables::routes())
+        .merge(query::routes())
         .merge(sf_credentials::routes())
 }
 

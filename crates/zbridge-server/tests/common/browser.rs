@@ -87,6 +87,12 @@ impl Browser {
         if let Some(chromium) = find_program("chromium") {
             options["binary"] = json!(chromium);
         }
+        let downloads = profile.path().join("downloads");
+        std::fs::create_dir_all(&downloads).unwrap();
+        options["prefs"] = json!({
+            "download.default_directory": downloads,
+            "download.prompt_for_download": false,
+        });
         let resp: Value = http
             .post(format!("{root}/session"))
             .json(&json!({"capabilities": {"alwaysMatch": {
@@ -311,6 +317,32 @@ impl Browser {
         self.type_into("#token", token).await;
         self.click("#sign-in").await;
         self.wait_title("Connections").await;
+    }
+
+    /// Where downloads land.
+    pub fn downloads(&self) -> PathBuf {
+        self._profile.path().join("downloads")
+    }
+
+    /// Waits up to 10 s for a finished download named `name`; returns its bytes.
+    pub async fn downloaded(&self, name: &str) -> Vec<u8> {
+        let path = self.downloads().join(name);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            // Chromium writes `<name>.crdownload` and renames it when complete.
+            if path.is_file() {
+                return std::fs::read(&path).unwrap();
+            }
+            let listing: Vec<_> = std::fs::read_dir(self.downloads())
+                .unwrap()
+                .filter_map(|e| e.ok().map(|e| e.file_name()))
+                .collect();
+            assert!(
+                Instant::now() < deadline,
+                "no download {name}; the directory holds {listing:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub async fn quit(&self) {

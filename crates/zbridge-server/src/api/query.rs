@@ -1,0 +1,67 @@
+//! `/api/connections/{name}/tables` and `/api/query`: discovery and the Query activity.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use zbridge_core::schema::TableSchema;
+
+use super::ApiJson;
+use crate::error::ApiError;
+use crate::query::{self, Preview, QueryRequest};
+use crate::{AppState, zuora};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/connections/{name}/tables", get(tables))
+        .route("/connections/{name}/tables/{table}", get(describe))
+        .route("/query/preview", post(preview))
+        .route("/query", post(download))
+}
+
+async fn tables(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    let client = zuora::saved_client(state.store(), &name).await?;
+    Ok(Json(zbridge_zuora::discovery::list_tables(&client).await?))
+}
+
+async fn describe(
+    State(state): State<AppState>,
+    Path((name, table)): Path<(String, String)>,
+) -> Result<Json<TableSchema>, ApiError> {
+    let client = zuora::saved_client(state.store(), &name).await?;
+    Ok(Json(
+        zbridge_zuora::discovery::describe(&client, &table).await?,
+    ))
+}
+
+async fn preview(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<QueryRequest>,
+) -> Result<Json<Preview>, ApiError> {
+    let client = zuora::saved_client(state.store(), &request.connection).await?;
+    Ok(Json(query::preview(&client, &request).await?))
+}
+
+/// A download: the query and its format.
+#[derive(Debug, Deserialize)]
+pub struct DownloadRequest {
+    #[serde(flatten)]
+    query: QueryRequest,
+    /// `csv` (default) or `jsonl`.
+    #[serde(default)]
+    format: Option<String>,
+}
+
+async fn download(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<DownloadRequest>,
+) -> Result<Response, ApiError> {
+    let format = query::format_of(body.format.as_deref().unwrap_or("csv"))?;
+    let client = zuora::saved_client(state.store(), &body.query.connection).await?;
+    let plan = body.query.plan(&client, None).await?;
+    Ok(query::download(client, plan, format))
+}
