@@ -71,6 +71,8 @@ pub enum Command {
     Sync(crate::cmd::sync_profile::SyncCommand),
     /// Serve the web UI and the JSON API (loopback by default; sign in with the access token).
     Serve(crate::cmd::serve::ServeArgs),
+    /// Run the scheduled syncs that are due ('zbridge sync schedule').
+    Worker(crate::cmd::sync::WorkerArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,9 +4,10 @@ mod connection;
 mod demo;
 pub mod execute;
 pub mod query;
-pub mod sf_credentials;
 pub mod serve;
+pub mod sf_credentials;
 mod sim;
+pub mod sync;
 pub mod sync_profile;
 mod variable;
 
@@ -30,6 +31,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SfCredentials(command) => sf_credentials::run(*command, json).await,
         Command::Sync(command) => sync_profile::run(command, json).await,
         Command::Serve(args) => serve::run(args).await,
+        Command::Worker(args) => sync::worker(args, json).await,
     }
 }
 

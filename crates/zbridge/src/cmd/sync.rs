@@ -1,0 +1,382 @@
+//! `zbridge sync run|history|errors|cleanup|schedule` and `zbridge worker`: the 360 sync on the
+//! command line. Every command is a thin call into `zbridge-sync` and the store.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use clap::Args;
+use zbridge_salesforce::{ClientOptions, SyncCredentials};
+use zbridge_store::{ObjectStats, Store, SyncRun};
+use zbridge_sync::engine::FAILURE;
+use zbridge_sync::{Engine, RunReport, RunRequest, SyncOptions};
+
+use crate::exit::UsageError;
+use crate::output;
+
+/// `zbridge worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Run what is due once and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// How often to look for due schedules (e.g. 30s, 1m).
+    #[arg(long, default_value = "30")]
+    pub poll_secs: u64,
+}
+
+/// An engine for a profile: its Zuora connection and its active Salesforce credential.
+pub async fn engine_for(store: &Store, profile: &str) -> anyhow::Result<Engine> {
+    let p = store.load_sync_profile(profile).await?;
+    let connection = store
+        .list_connections()
+        .await?
+        .into_iter()
+        .find(|c| c.id == p.connection_id)
+        .map(|c| c.name)
+        .with_context(|| format!("the connection of sync profile '{}' is gone", p.name))?;
+    let zuora = super::zuora_client(store, &connection).await?;
+    let http = zbridge_salesforce::service::http_client()?;
+    let salesforce = SyncCredentials::new(store.clone(), http)
+        .client(&p.name, ClientOptions::default())
+        .await?;
+    Ok(Engine::new(store.clone(), zuora, salesforce))
+}
+
+fn split_list(items: &[String]) -> Vec<String> {
+    items
+        .iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `zbridge sync run`.
+pub async fn run(
+    profile: &str,
+    full: bool,
+    objects: &[String],
+    trigger: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    let store = super::open_store().await?;
+    let engine = engine_for(&store, profile).await?;
+    let report = engine
+        .run(&RunRequest {
+            profile: profile.to_string(),
+            full,
+            objects: split_list(objects),
+            trigger: trigger.to_string(),
+            now: None,
+        })
+        .await?;
+    print_report(&report, json)?;
+    finish(&report)
+}
+
+fn finish(report: &RunReport) -> anyhow::Result<()> {
+    if report.run.status == FAILURE {
+        anyhow::bail!(
+            "sync run {} ended as Failure: {}; the watermarks did not move past unwritten data, the next run continues from there",
+            short(&report.run.id),
+            report.run.message.clone().unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(8)]
+}
+
+fn duration(run: &SyncRun) -> String {
+    run.finished_at
+        .map(|f| {
+            format!(
+                "{:.1}s",
+                (f - run.started_at).num_milliseconds() as f64 / 1000.0
+            )
+        })
+        .unwrap_or_else(|| "running".into())
+}
+
+fn objects_table(objects: &[ObjectStats]) -> comfy_table::Table {
+    let mut table = output::table(&[
+        "Object",
+        "Read",
+        "Upserted",
+        "Deleted",
+        "Failed",
+        "Skipped",
+        "API calls",
+        "Bulk jobs",
+        "Duration",
+    ]);
+    for o in objects {
+        table.add_row([
+            o.object.clone(),
+            o.read.to_string(),
+            o.upserted.to_string(),
+            o.deleted.to_string(),
+            o.failed.to_string(),
+            o.skipped.to_string(),
+            o.api_calls.to_string(),
+            o.bulk_jobs.to_string(),
+            format!("{:.1}s", o.duration_ms as f64 / 1000.0),
+        ]);
+    }
+    table
+}
+
+fn print_report(report: &RunReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        return output::json(report);
+    }
+    println!("{}", objects_table(&report.objects));
+    let message = report
+        .run
+        .message
+        .as_deref()
+        .map(|m| format!(": {m}"))
+        .unwrap_or_default();
+    eprintln!(
+        "Run {} ({}): {}{message}; {} failed record(s){}",
+        short(&report.run.id),
+        if report.run.full {
+            "full"
+        } else {
+            "incremental"
+        },
+        report.run.status,
+        report.failed,
+        if report.failed > 0 {
+            format!("; see 'zbridge sync errors {}'", short(&report.run.id))
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
+
+/// `zbridge sync history [RUN]`.
+pub async fn history(
+    run: Option<&str>,
+    profile: Option<&str>,
+    limit: i64,
+    json: bool,
+) -> anyhow::Result<()> {
+    let store = super::open_store().await?;
+    if let Some(id) = run {
+        let (run, objects) = store.load_sync_run(id).await?;
+        if json {
+            return output::json(&serde_json::json!({"run": run, "objects": objects}));
+        }
+        println!("{}", objects_table(&objects));
+        eprintln!(
+            "Run {} ({}, {}): {}{} in {}",
+            short(&run.id),
+            run.trigger,
+            if run.full { "full" } else { "incremental" },
+            run.status,
+            run.message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default(),
+            duration(&run)
+        );
+        return Ok(());
+    }
+    let profile_id = match profile {
+        Some(name) => Some(store.load_sync_profile(name).await?.id),
+        None => None,
+    };
+    let runs = store.list_sync_runs(profile_id.as_deref(), limit).await?;
+    if json {
+        return output::json(&runs);
+    }
+    let profiles = store.list_sync_profiles().await?;
+    let mut table = output::table(&[
+        "Run", "Profile", "Started", "Trigger", "Type", "Status", "Duration",
+    ]);
+    for r in &runs {
+        let name = profiles
+            .iter()
+            .find(|p| p.id == r.profile_id)
+            .map(|p| p.name.clone())
+            .unwrap_or_default();
+        table.add_row([
+            short(&r.id).to_string(),
+            name,
+            r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            r.trigger.clone(),
+            if r.full { "full" } else { "incremental" }.to_string(),
+            r.status.clone(),
+            duration(r),
+        ]);
+    }
+    println!("{table}");
+    Ok(())
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// `zbridge sync errors RUN [--csv]`.
+pub async fn errors(run: &str, csv: bool, json: bool) -> anyhow::Result<()> {
+    let store = super::open_store().await?;
+    let (run, _) = store.load_sync_run(run).await?;
+    let failures = store.sync_run_failures(&run.id).await?;
+    if json {
+        return output::json(&failures);
+    }
+    if csv {
+        println!("object,external_id,operation,code,retry_class,status_code,message,fields");
+        for f in &failures {
+            let row = [
+                &f.object,
+                &f.external_id,
+                &f.operation,
+                &f.code,
+                &f.retry_class,
+                &f.status_code,
+                &f.message,
+                &f.fields,
+            ];
+            let line: Vec<String> = row.iter().map(|c| csv_field(c)).collect();
+            println!("{}", line.join(","));
+        }
+        return Ok(());
+    }
+    let mut table = output::table(&[
+        "Object",
+        "External id",
+        "Operation",
+        "Code",
+        "Class",
+        "Message",
+    ]);
+    for f in &failures {
+        table.add_row([
+            f.object.clone(),
+            f.external_id.clone(),
+            f.operation.clone(),
+            f.code.clone(),
+            f.retry_class.clone(),
+            format!("{}: {}", f.status_code, f.message),
+        ]);
+    }
+    println!("{table}");
+    eprintln!(
+        "{} failed record(s) in run {}",
+        failures.len(),
+        short(&run.id)
+    );
+    Ok(())
+}
+
+/// `zbridge sync cleanup PROFILE`.
+pub async fn cleanup(profile: &str, yes: bool, json: bool) -> anyhow::Result<()> {
+    let store = super::open_store().await?;
+    let p = store.load_sync_profile(profile).await?;
+    if !yes
+        && !super::confirm(&format!(
+            "Delete everything sync profile '{}' wrote to the Salesforce org?",
+            p.name
+        ))?
+    {
+        eprintln!("Nothing deleted.");
+        return Ok(());
+    }
+    let engine = engine_for(&store, profile).await?;
+    let report = engine.cleanup(profile).await?;
+    print_report(&report, json)?;
+    finish(&report)?;
+    eprintln!("The next run of '{}' is a full sync.", p.name);
+    Ok(())
+}
+
+/// `zbridge sync schedule PROFILE --every 30m|2h|daily` (or `--off`).
+pub async fn schedule(profile: &str, every: Option<&str>, off: bool) -> anyhow::Result<()> {
+    let store = super::open_store().await?;
+    let p = store.load_sync_profile(profile).await?;
+    let mut options = SyncOptions::from_json(&p.options)?;
+    if off {
+        store.remove_sync_schedule(&p.id).await?;
+        options.schedule_secs = None;
+        store
+            .update_sync_profile_options(&p.name, options.to_json())
+            .await?;
+        eprintln!("Sync profile '{}' is no longer scheduled.", p.name);
+        return Ok(());
+    }
+    let every = every.ok_or_else(|| UsageError("give --every 30m|2h|daily, or --off".into()))?;
+    let secs =
+        zbridge_sync::options::parse_interval(every).map_err(|e| UsageError(e.to_string()))?;
+    options.schedule_secs = Some(secs);
+    store
+        .update_sync_profile_options(&p.name, options.to_json())
+        .await?;
+    store.set_sync_schedule(&p.id, secs, Utc::now()).await?;
+    eprintln!(
+        "Sync profile '{}' runs every {every}; 'zbridge worker' runs what is due (the first run now).",
+        p.name
+    );
+    Ok(())
+}
+
+/// `zbridge worker`: runs the due scheduled syncs, claiming each so that several workers on
+/// one database never run the same profile twice.
+pub async fn worker(args: WorkerArgs, json: bool) -> anyhow::Result<()> {
+    let store = super::open_store().await?;
+    loop {
+        let now = Utc::now();
+        for schedule in store.sync_schedules().await? {
+            if schedule.next_due > now || !store.claim_sync_schedule(&schedule, now).await? {
+                continue;
+            }
+            let Some(profile) = store
+                .list_sync_profiles()
+                .await?
+                .into_iter()
+                .find(|p| p.id == schedule.profile_id)
+            else {
+                continue;
+            };
+            eprintln!("Running scheduled sync of '{}'.", profile.name);
+            if let Err(e) = run(&profile.name, false, &[], "schedule", json).await {
+                eprintln!("error: {}", crate::exit::render(&e));
+            }
+        }
+        if args.once {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_secs(args.poll_secs.max(1))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_when_needed() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn object_lists_split_on_commas() {
+        assert_eq!(
+            split_list(&["Account, Subscription".into(), "Invoice".into()]),
+            vec!["Account", "Subscription", "Invoice"]
+        );
+    }
+}
