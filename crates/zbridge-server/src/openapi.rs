@@ -19,6 +19,21 @@ fn json_response(description: &str, schema: Value) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": schema}}})
 }
 
+/// The 201 of createConnection, with links to the operations on the new connection (so
+/// stateful testers can follow them).
+fn created_connection() -> Value {
+    let mut response = json_response("Created.", schema_ref("Connection"));
+    let link =
+        |op: &str| json!({"operationId": op, "parameters": {"name": "$response.body#/name"}});
+    response["links"] = json!({
+        "ShowConnection": link("showConnection"),
+        "UpdateConnection": link("updateConnection"),
+        "DeleteConnection": link("deleteConnection"),
+        "ConnectionDependencies": link("connectionDependencies"),
+    });
+    response
+}
+
 fn schema_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
 }
@@ -88,7 +103,7 @@ pub fn spec() -> Value {
                 "get": op("List Zuora connections", "listConnections", vec![], None,
                     json!({"200": json_response("The connections, by name.", json!({"type": "array", "items": schema_ref("ConnectionSummary")}))})),
                 "post": op("Create a Zuora connection", "createConnection", vec![], Some(schema_ref("ConnectionInput")),
-                    json!({"201": json_response("Created.", schema_ref("Connection")),
+                    json!({"201": created_connection(),
                            "409": error_response("The name is taken.")}))
             },
             "/api/connections/{name}": {
@@ -171,11 +186,17 @@ pub fn spec() -> Value {
             "/api/sync-profiles/{profile}/sf-credentials/password": {
                 "put": op("Create or edit the Salesforce credentials", "savePasswordCredentials", vec![profile.clone()], Some(schema_ref("PasswordInput")),
                     json!({"200": json_response("Saved.", schema_ref("ProfileCredentials")),
+                           "404": error_response("No sync profile has that name.")})),
+                "delete": op("Delete the Salesforce credentials", "deletePasswordCredential", vec![profile.clone()], None,
+                    json!({"200": json_response("Deleted.", json!({"type": "array", "items": schema_ref("Warning")})),
                            "404": error_response("No sync profile has that name.")}))
             },
             "/api/sync-profiles/{profile}/sf-credentials/oauth": {
                 "put": op("Create or edit (reset) the OAuth credentials", "saveOAuthCredentials", vec![profile.clone()], Some(schema_ref("OAuthInput")),
                     json!({"200": json_response("Saved; a change of org, user, app or host removes the token, with a warning.", schema_ref("SavedCredentials")),
+                           "404": error_response("No sync profile has that name.")})),
+                "delete": op("Delete the OAuth credentials (the token is revoked at Salesforce first)", "deleteOAuthCredential", vec![profile.clone()], None,
+                    json!({"200": json_response("Deleted; warnings say if the revoke failed.", json!({"type": "array", "items": schema_ref("Warning")})),
                            "404": error_response("No sync profile has that name.")}))
             },
             "/api/sync-profiles/{profile}/sf-credentials/{kind}": {
@@ -269,21 +290,24 @@ fn schemas() -> Value {
         "ConnectionInput": {
             "type": "object", "additionalProperties": false,
             "description": "Create: `name` is required. Update: absent fields keep their value.",
+            "examples": [{"name": "Example", "tenant": "USAPISandbox", "service": "DataQuery",
+                          "client_id": "3de56ab4-7032-4363-a1d6-ed2873ea03cd", "client_secret": "example-secret",
+                          "advanced": [{"key": "PollInterval", "value": "5"}]}],
             "properties": {
-                "name": {"type": "string"},
+                "name": {"type": ["string", "null"], "description": "Required on create; null or absent keeps it on update."},
                 "project": {"type": ["string", "null"]},
-                "tenant": {"type": "string", "description": "One of the nine tenants, or a [variable]."},
-                "service": {"type": "string", "description": "DataQuery or AQuADataExport, or a [variable]."},
-                "client_id": {"type": "string"},
+                "tenant": {"type": ["string", "null"], "description": "One of the nine tenants, or a [variable]."},
+                "service": {"type": ["string", "null"], "description": "DataQuery or AQuADataExport, or a [variable]."},
+                "client_id": {"type": ["string", "null"]},
                 "client_secret": secret_write.clone(),
                 "refresh_token": secret_write.clone(),
-                "proxy": {"type": "object", "additionalProperties": false, "properties": {
-                    "enabled": {"type": "boolean"}, "url": {"type": "string"}, "user": {"type": "string"},
+                "proxy": {"type": ["object", "null"], "additionalProperties": false, "properties": {
+                    "enabled": {"type": ["boolean", "null"]}, "url": {"type": ["string", "null"]}, "user": {"type": ["string", "null"]},
                     "password": secret_write}},
-                "advanced": {"type": "array", "description": "Replaces the whole table, in order; a secret row without a value keeps the saved one.",
+                "advanced": {"type": ["array", "null"], "description": "Replaces the whole table, in order; a secret row without a value keeps the saved one.",
                     "items": {"type": "object", "required": ["key"], "additionalProperties": false,
                         "properties": {"key": {"type": "string"}, "value": {"type": ["string", "null"]}}}},
-                "version": {"type": "integer", "description": "The version the edit started from."}
+                "version": {"type": ["integer", "null"], "description": "The version the edit started from; null or absent means the latest."}
             }
         },
         "TestReport": {"type": "object", "required": ["ok", "checks"], "properties": {
@@ -342,14 +366,14 @@ fn schemas() -> Value {
         "SavedCredentials": {"allOf": [{"$ref": "#/components/schemas/ProfileCredentials"},
             {"type": "object", "required": ["warnings"], "properties": {"warnings": {"type": "array", "items": {"$ref": "#/components/schemas/Warning"}}}}]},
         "PasswordInput": {"type": "object", "additionalProperties": false, "properties": {
-            "username": {"type": "string", "maxLength": 50},
-            "password": {"type": "string", "description": "Write-only."},
+            "username": {"type": ["string", "null"], "maxLength": 50},
+            "password": {"type": ["string", "null"], "description": "Write-only; null or absent keeps it."},
             "security_token": {"type": ["string", "null"], "description": "Write-only; null removes it."},
-            "sandbox": {"type": "boolean"}, "login_url": {"type": ["string", "null"]}}},
+            "sandbox": {"type": ["boolean", "null"]}, "login_url": {"type": ["string", "null"]}}},
         "OAuthInput": {"type": "object", "additionalProperties": false, "properties": {
-            "org_id": {"type": "string"}, "user_id": {"type": "string"},
-            "consumer_key": {"type": "string"}, "consumer_secret": {"type": "string", "description": "Write-only."},
-            "sandbox": {"type": "boolean"}, "login_url": {"type": ["string", "null"]}}},
+            "org_id": {"type": ["string", "null"]}, "user_id": {"type": ["string", "null"]},
+            "consumer_key": {"type": ["string", "null"]}, "consumer_secret": {"type": ["string", "null"], "description": "Write-only; null or absent keeps it."},
+            "sandbox": {"type": ["boolean", "null"]}, "login_url": {"type": ["string", "null"]}}},
         "SwitchInput": {"type": "object", "required": ["kind"], "additionalProperties": false, "properties": {
             "kind": {"$ref": "#/components/schemas/CredentialKind"}}},
         "AccessReport": {"type": "object", "required": ["kind", "org_id", "user_id", "username", "message"], "properties": {
