@@ -63,9 +63,27 @@ async fn incremental_runs_converge_after_random_changes_cancellations_and_delete
             ("InvoicePayment", 1, Delete),
         ],
     ];
-    for round in rounds {
+    for (n, round) in rounds.into_iter().enumerate() {
         for (object, count, action) in round {
             env.zuora.mutate(0, object, *count, *action).unwrap();
+        }
+        if n == 1 {
+            // A removed CrmId takes the account's subtree out of the org; a changed one
+            // re-points every child's Account lookup.
+            let mut synced: Vec<String> = env
+                .org("Zuora__CustomerAccount__c", "Zuora__External_Id__c")
+                .into_keys()
+                .collect();
+            synced.sort();
+            env.zuora
+                .set_field(0, "Account", &synced[0], "CrmId", None)
+                .unwrap();
+            let other = zbridge_sim::salesforce::seeded_account_ids(common::SEED, 30)
+                .pop()
+                .unwrap();
+            env.zuora
+                .set_field(0, "Account", &synced[1], "CrmId", Some(&other))
+                .unwrap();
         }
         env.zuora.advance_clock(std::time::Duration::from_secs(600));
         let report = env.run(false).await;
@@ -85,4 +103,113 @@ async fn incremental_runs_converge_after_random_changes_cancellations_and_delete
         products.values().any(|p| p["zqu__Deleted__c"] == true),
         "a product deleted in Zuora is flagged, not removed"
     );
+}
+
+fn sf_faults(name: &str) -> zbridge_sim::salesforce::FaultProfile {
+    name.parse().unwrap()
+}
+
+fn zuora_faults(name: &str) -> zbridge_sim::zuora::FaultProfile {
+    name.parse().unwrap()
+}
+
+/// A run through a fault either converges or ends as Failure with a message; either way the
+/// next run, with the faults gone, leaves the org exactly as the mapping says (so no watermark
+/// moved past unwritten data).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_through_faults_on_both_sides_converge_or_fail_cleanly() {
+    use zbridge_sim::salesforce::OrgKind;
+    use zbridge_sim::zuora::Mutation::{Cancel, Update};
+    let env = env(Setup {
+        accounts: 20,
+        options: serde_json::json!({"lag_secs": 60, "bulk_threshold": 15}),
+        ..Default::default()
+    })
+    .await;
+    let scenarios: [(&str, &str); 4] = [
+        ("row-lock", "none"),
+        ("maintenance", "none"),
+        ("none", "server-errors"),
+        ("bulk-disabled", "job-failure"),
+    ];
+    let mut statuses = Vec::new();
+    for (sf, zuora) in scenarios {
+        env.sf.set_faults(OrgKind::Production, sf_faults(sf));
+        env.zuora.set_faults(zuora_faults(zuora));
+        env.zuora.mutate(0, "Account", 3, Update).unwrap();
+        env.zuora.mutate(0, "Subscription", 2, Cancel).unwrap();
+        env.zuora.mutate(0, "RatePlanCharge", 3, Update).unwrap();
+        env.zuora.advance_clock(std::time::Duration::from_secs(600));
+        let report = env.run(false).await;
+        if report.run.status == "Failure" {
+            let message = report.run.message.clone().unwrap_or_default();
+            assert!(!message.is_empty(), "a Failure says why");
+            for o in &report.objects {
+                if o.upserted + o.failed + o.skipped < o.read {
+                    assert_eq!(
+                        o.watermark_after, o.watermark_before,
+                        "{}: an unfinished object keeps its watermark",
+                        o.object
+                    );
+                }
+            }
+        }
+        statuses.push((
+            sf,
+            zuora,
+            report.run.status.clone(),
+            report.run.message.clone(),
+        ));
+    }
+    env.sf.set_faults(OrgKind::Production, sf_faults("none"));
+    env.zuora.set_faults(zuora_faults("none"));
+    env.zuora.advance_clock(std::time::Duration::from_secs(600));
+    let report = env.run(false).await;
+    assert_eq!(
+        report.run.status, "Finished",
+        "{report:#?}\nearlier: {statuses:#?}"
+    );
+    let want = expected(&env.client).await;
+    let diffs = differences(&env, &want);
+    assert!(
+        diffs.is_empty(),
+        "{statuses:#?}\n{} differences: {:#?}",
+        diffs.len(),
+        &diffs[..diffs.len().min(20)]
+    );
+}
+
+/// The profile's credential changes while a run is loading: the run picks it up at the next
+/// batch and finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_switch_in_the_middle_of_a_run_does_not_fail_it() {
+    use zbridge_sim::salesforce::OrgKind;
+    let env = env(Setup {
+        options: serde_json::json!({"lag_secs": 60, "batch_size": 4}),
+        ..Default::default()
+    })
+    .await;
+    let switched = std::sync::atomic::AtomicBool::new(false);
+    let run = env.run(false);
+    let switch = async {
+        loop {
+            let written = env
+                .sf
+                .records(OrgKind::Production, "Zuora__CustomerAccount__c")
+                .unwrap_or_default()
+                .len();
+            if written > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        common::save_password(&env.service, &env.sf, "admin").await;
+        env.sf.expire_sessions(OrgKind::Production);
+        switched.store(true, std::sync::atomic::Ordering::SeqCst);
+    };
+    let (report, ()) = tokio::join!(run, switch);
+    assert!(switched.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(report.run.status, "Finished", "{report:#?}");
+    let diffs = differences(&env, &expected(&env.client).await);
+    assert!(diffs.is_empty(), "{diffs:#?}");
 }
