@@ -1,6 +1,9 @@
 //! `zbridge sync …` as a user runs it, against both simulators running in the test process:
 //! profiles with options, runs, history, errors, cleanup, schedules and the worker.
 
+#[path = "../../zbridge-sync/tests/common/mod.rs"]
+mod common;
+
 use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
@@ -261,4 +264,70 @@ async fn a_schedule_is_run_by_the_worker() {
     let runs = json(&ok(h, &["sync", "history", "--json"]).await);
     assert_eq!(runs.as_array().unwrap().len(), 1);
     ok(h, &["sync", "schedule", "Main", "--off"]).await;
+}
+
+/// `zbridge sync run` killed with SIGKILL at ten points of its work, with changes made in
+/// Zuora between the attempts, then run to the end: the org holds exactly what the mapping
+/// says, with no duplicate and no lost change.
+#[tokio::test(flavor = "multi_thread")]
+async fn runs_killed_at_random_points_converge_when_rerun() {
+    let (home, sims) = setup().await;
+    let h = home.path();
+    ok(h, &["sync", "profile", "edit", "Main", "--batch-size", "3"]).await;
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let actions = [Mutation::Update, Mutation::Cancel, Mutation::Delete];
+    let objects = [
+        "Account",
+        "Subscription",
+        "RatePlanCharge",
+        "Invoice",
+        "Payment",
+    ];
+    let mut killed = 0;
+    for _ in 0..10 {
+        for _ in 0..3 {
+            let object = objects[next(objects.len() as u64) as usize];
+            let action = actions[next(3) as usize];
+            let _ = sims.zuora.mutate(0, object, 1, action);
+        }
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_zbridge"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("ZBRIDGE_HOME", h)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .args(["sync", "run", "Main"])
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100 + next(2_500))).await;
+        if child.try_wait().unwrap().is_none() {
+            child.start_kill().unwrap();
+            killed += 1;
+        }
+        child.wait().await.unwrap();
+    }
+    assert!(
+        killed >= 5,
+        "only {killed} runs were still going when killed"
+    );
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let last = json(&ok(h, &["sync", "run", "Main", "--json"]).await);
+    assert_eq!(last["run"]["status"], "Finished", "{last:#}");
+    let (_, client) = common::zuora_client(&sims.zuora, zbridge_core::ZuoraService::DataQuery);
+    let want = common::expected(&client).await;
+    let diffs = common::differences_in(&sims.sf, &want);
+    assert!(
+        diffs.is_empty(),
+        "{} differences: {:#?}",
+        diffs.len(),
+        &diffs[..diffs.len().min(20)]
+    );
 }

@@ -403,9 +403,32 @@ fn text_of(v: &serde_json::Value) -> String {
 
 /// Compares the org with the expectation record by record; returns every difference.
 pub fn differences(env: &Env, expected: &Expected) -> Vec<String> {
+    differences_in(&env.sf, expected)
+}
+
+/// Salesforce records of an object in the production org, by external id; a duplicate
+/// external id fails the test.
+pub fn org_records(
+    sf: &RunningSalesforceSim,
+    object: &str,
+    key: &str,
+) -> HashMap<String, serde_json::Value> {
+    let mut out = HashMap::new();
+    for r in sf.records(OrgKind::Production, object).unwrap_or_default() {
+        let id = r[key].as_str().unwrap_or_default().to_string();
+        assert!(
+            out.insert(id.clone(), r).is_none(),
+            "{object}: duplicate {id}"
+        );
+    }
+    out
+}
+
+/// [`differences`] for any simulated org.
+pub fn differences_in(sf: &RunningSalesforceSim, expected: &Expected) -> Vec<String> {
     let mut diffs = Vec::new();
     for (object, (key, rows)) in expected {
-        let org = env.org(object, key);
+        let org = org_records(sf, object, key);
         for (id, fields) in rows {
             match org.get(id) {
                 None => diffs.push(format!("{object} {id}: missing")),

@@ -80,6 +80,9 @@ pub struct OptionArgs {
     /// Rows per Bulk job.
     #[arg(long)]
     pub bulk_batch_size: Option<usize>,
+    /// Rows loaded per step through Collections (bounds memory and the work a crash repeats).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
     /// Seconds behind now where incremental windows end.
     #[arg(long)]
     pub lag_secs: Option<i64>,
@@ -102,6 +105,9 @@ impl OptionArgs {
         }
         if let Some(v) = self.bulk_batch_size {
             options.bulk_batch_size = v;
+        }
+        if let Some(v) = self.batch_size {
+            options.batch_size = v;
         }
         if let Some(v) = self.lag_secs {
             options.lag_secs = v;
