@@ -213,3 +213,27 @@ async fn a_credential_switch_in_the_middle_of_a_run_does_not_fail_it() {
     let diffs = differences(&env, &expected(&env.client).await);
     assert!(diffs.is_empty(), "{diffs:#?}");
 }
+
+/// Through AQuA (stateless, no delete feed): full and incremental runs with changes and
+/// cancellations converge the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_through_aqua_converge() {
+    use zbridge_sim::zuora::Mutation::{Cancel, Update};
+    let env = env(Setup {
+        accounts: 20,
+        service: zbridge_core::ZuoraService::AQuADataExport,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(env.run(false).await.run.status, "Finished");
+    env.zuora.mutate(0, "Account", 3, Update).unwrap();
+    env.zuora.mutate(0, "Account", 1, Cancel).unwrap();
+    env.zuora.mutate(0, "Subscription", 3, Cancel).unwrap();
+    env.zuora.mutate(0, "Invoice", 2, Cancel).unwrap();
+    env.zuora.advance_clock(std::time::Duration::from_secs(600));
+    let report = env.run(false).await;
+    assert_eq!(report.run.status, "Finished", "{report:#?}");
+    let (_, dq) = common::zuora_client(&env.zuora, zbridge_core::ZuoraService::DataQuery);
+    let diffs = differences(&env, &expected(&dq).await);
+    assert!(diffs.is_empty(), "{diffs:#?}");
+}
