@@ -14,6 +14,44 @@ use crate::client::{Call, ZuoraClient};
 use crate::error::ZuoraError;
 use crate::reader;
 
+/// A permit to run one job at a tenant; dropping it frees the place.
+pub type JobSlot = tokio::sync::OwnedSemaphorePermit;
+
+/// Waits for a place among the tenant's `MaxConcurrentJobs`. All connections of this process
+/// to one tenant (one base URL) share the places, because Zuora's job limits are per tenant
+/// and shared with every other integration (lessons L8).
+pub async fn job_slot(client: &ZuoraClient) -> Result<JobSlot, ZuoraError> {
+    static SLOTS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Semaphore>>>,
+    > = std::sync::OnceLock::new();
+    let conn = client.connection();
+    let semaphore = {
+        let mut slots =
+            SLOTS
+                .get_or_init(Default::default)
+                .lock()
+                .map_err(|_| ZuoraError::Protocol {
+                    path: "job slots".into(),
+                    detail: "poisoned".into(),
+                })?;
+        slots
+            .entry(conn.base_url.clone())
+            .or_insert_with(|| {
+                std::sync::Arc::new(tokio::sync::Semaphore::new(
+                    conn.settings.max_concurrent_jobs.max(1) as usize,
+                ))
+            })
+            .clone()
+    };
+    semaphore
+        .acquire_owned()
+        .await
+        .map_err(|_| ZuoraError::Protocol {
+            path: "job slots".into(),
+            detail: "closed".into(),
+        })
+}
+
 /// A Data Query job request.
 #[derive(Debug, Clone)]
 pub struct DataQueryJob {
@@ -190,8 +228,10 @@ pub async fn run_data_query_rows(
     client: &ZuoraClient,
     job: &DataQueryJob,
 ) -> Result<Vec<Vec<(String, String)>>, ZuoraError> {
+    let slot = job_slot(client).await?;
     let id = submit_data_query(client, job).await?;
     let finished = wait_data_query(client, &id, &CancellationToken::new(), &|_| {}).await?;
+    drop(slot);
     let mut rows = Vec::new();
     for file in &finished.files {
         let mut result = reader::open_rows(client, file).await?;

@@ -748,6 +748,8 @@ impl Runner<'_> {
         self.progress.jobs.fetch_add(1, Ordering::Relaxed);
         let progress = self.progress.clone();
         let on_status = move |status: JobStatus| progress.set_status(&status);
+        // Held until the job ends: a finished job no longer counts against the tenant's limit.
+        let _slot = jobs::job_slot(self.client).await?;
         match self.plan.service {
             ZuoraService::DataQuery => {
                 let mut job = DataQueryJob::new(text);

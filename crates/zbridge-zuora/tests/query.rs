@@ -299,3 +299,52 @@ async fn raw_sql_and_zoql_run_as_written() {
         assert!(sink.rows.iter().all(|r| matches!(r[0], Value::Text(_))));
     }
 }
+
+/// Jobs of one tenant never exceed MaxConcurrentJobs, whatever the number of queries at once:
+/// a tenant that refuses a third job (two running, no queue) serves six concurrent exports.
+#[tokio::test]
+async fn jobs_per_tenant_are_bounded() {
+    let sim = ZuoraSim::builder()
+        .seed(3)
+        .accounts(20)
+        .job_delay(std::time::Duration::from_millis(200))
+        .dq_running_limit(2)
+        .dq_queue_limit(0)
+        .start()
+        .await
+        .unwrap();
+    let mut def = ZuoraConnectionDef::new(ConnectionName::parse("Bounded").unwrap());
+    def.service = ZuoraService::DataQuery.as_str().into();
+    def.client_id = sim.client_id().into();
+    def.client_secret = Some(SecretString::from(sim.client_secret().to_string()));
+    def.set_advanced("URL", SecretString::from(sim.base_url().to_string()))
+        .unwrap();
+    def.set_advanced("MaxConcurrentJobs", SecretString::from("2".to_string()))
+        .unwrap();
+    let client = ZuoraClient::new(
+        def.resolve(&VariableScope::default()).unwrap(),
+        TokenCache::Memory,
+    )
+    .unwrap();
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                export(
+                    &client,
+                    &QuerySpec {
+                        table: "account".into(),
+                        limit: Some(1),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .rows
+                .len()
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 1);
+    }
+}
