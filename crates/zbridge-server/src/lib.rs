@@ -18,6 +18,7 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod error;
+pub mod execute;
 pub mod form;
 pub mod openapi;
 pub mod pages;

@@ -156,6 +156,16 @@ pub fn spec() -> Value {
                            "404": error_response("No connection has that name."),
                            "502": error_response("Zuora refused before the first row.")}))
             },
+            "/api/procedures": {
+                "get": op("The Execute procedures", "listProcedures", vec![], None,
+                    json!({"200": json_response("Procedures with their parameters and input/output schemas.", json!({"type": "array", "items": {"type": "object"}}))}))
+            },
+            "/api/execute": {
+                "post": op("Run a procedure at Zuora", "execute", vec![], Some(schema_ref("ExecuteRequest")),
+                    json!({"200": json_response("Per-record results, the token's expiry and scope (never the token), or a JSON Schema.", schema_ref("ExecuteOutcome")),
+                           "404": error_response("No connection has that name."),
+                           "502": error_response("Zuora refused or could not be reached.")}))
+            },
             "/api/connection-options": {
                 "get": op("Tenants, services and advanced keys", "connectionOptions", vec![], None,
                     json!({"200": json_response("What the editor offers.", schema_ref("ConnectionOptions"))}))
@@ -339,6 +349,18 @@ fn schemas() -> Value {
             "columns": {"type": "array", "items": {"type": "string"}},
             "rows": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
             "notes": {"type": "array", "items": {"type": "string"}}}},
+        "ExecuteRequest": {"type": "object", "required": ["connection", "procedure"], "additionalProperties": false, "properties": {
+            "connection": {"type": "string"}, "procedure": {"type": "string"},
+            "params": {"type": "object", "additionalProperties": {"type": "string"}},
+            "records": {"type": "array", "items": {"type": "object"}}}},
+        "ExecuteOutcome": {"type": "object", "required": ["kind"], "properties": {
+            "kind": {"enum": ["records", "token", "schema"]},
+            "summary": {"type": "object"}, "results": {"type": "array", "items": {"type": "object", "required": ["line", "success", "errors"],
+                "properties": {"line": {"type": "integer"}, "id": {"type": ["string", "null"]}, "success": {"type": "boolean"},
+                    "errors": {"type": "array", "items": {"type": "object"}}, "details": {"type": "object"}}}},
+            "expires_at": {"type": ["string", "null"]}, "scope": {"type": "string"},
+            "renewable": {"type": "boolean"}, "renewed": {"type": "boolean"},
+            "schema": {}, "left_out": {"type": "array", "items": {"type": "string"}}}},
         "Warning": {"type": "object", "required": ["field", "message"], "properties": {
             "field": {"type": "string"}, "message": {"type": "string"}}},
         "CredentialKind": {"type": "string", "enum": ["password", "oauth", "jwt"]},

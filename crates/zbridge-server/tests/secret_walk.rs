@@ -27,6 +27,7 @@ fn body_for(operation: &str) -> Value {
             json!({"connection": "Prod", "table": "account", "columns": ["accountnumber", "name"]})
         }
         "runQuery" => json!({"connection": "Prod", "table": "account", "format": "jsonl"}),
+        "execute" => json!({"connection": "Prod", "procedure": "GetOAuthAccessToken"}),
         _ => json!({}),
     }
 }
@@ -243,6 +244,7 @@ async fn no_response_body_or_header_holds_a_secret() {
         "/sf-credentials/Main?edit=password",
         "/sf-credentials/Main?edit=oauth",
         "/query?connection=Prod&table=account&columns=name&action=preview",
+        "/execute",
     ];
     for page in pages {
         let resp = server.api(Method::GET, page).send().await.unwrap();

@@ -3,6 +3,7 @@
 //! only `{"set": true|false}`.
 
 pub mod connections;
+pub mod execute;
 pub mod query;
 pub mod sf_credentials;
 
@@ -19,6 +20,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/openapi.json", get(crate::openapi::document))
         .merge(connections::routes())
         .merge(variables::routes())
+        .merge(execute::routes())
         .merge(query::routes())
         .merge(sf_credentials::routes())
 }

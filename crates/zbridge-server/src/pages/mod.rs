@@ -2,6 +2,7 @@
 //! script where JavaScript is available.
 
 pub mod connections;
+pub mod execute;
 pub mod query;
 pub mod sf_credentials;
 
@@ -19,6 +20,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/connections") }))
         .merge(connections::routes())
         .merge(variables::routes())
+        .merge(execute::routes())
         .merge(query::routes())
         .merge(sf_credentials::routes())
 }
