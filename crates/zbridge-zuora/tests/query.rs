@@ -9,41 +9,11 @@ use zbridge_core::value::Value;
 use zbridge_core::variables::VariableScope;
 use zbridge_core::{ConnectionName, ZuoraService};
 use zbridge_sim::zuora::{RunningZuoraSim, ZuoraSim};
-use zbridge_zuora::query::{self, OutputColumn, Progress, QuerySpec, RecordSink};
+use zbridge_zuora::query::{self, Progress, QuerySpec};
 use zbridge_zuora::{TokenCache, ZuoraClient, discovery};
 
-#[derive(Default)]
-struct Collect {
-    columns: Vec<String>,
-    rows: Vec<Vec<Value>>,
-}
-
-impl RecordSink for Collect {
-    fn start(&mut self, columns: &[OutputColumn]) -> std::io::Result<()> {
-        self.columns = columns.iter().map(|c| c.name.clone()).collect();
-        Ok(())
-    }
-    fn write(&mut self, row: &[Value]) -> std::io::Result<()> {
-        self.rows.push(row.to_vec());
-        Ok(())
-    }
-    fn finish(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn client(sim: &RunningZuoraSim, service: ZuoraService) -> ZuoraClient {
-    let mut def = ZuoraConnectionDef::new(ConnectionName::parse("Sim").unwrap());
-    def.service = service.as_str().into();
-    def.client_id = sim.client_id().into();
-    def.client_secret = Some(SecretString::from(sim.client_secret().to_string()));
-    def.set_advanced("URL", SecretString::from(sim.base_url().to_string()))
-        .unwrap();
-    def.set_advanced("PollInterval", SecretString::from("1".to_string()))
-        .unwrap();
-    let resolved = def.resolve(&VariableScope::default()).unwrap();
-    ZuoraClient::new(resolved, TokenCache::Memory).unwrap()
-}
+mod support;
+use support::{Collect, client};
 
 async fn export(client: &ZuoraClient, spec: &QuerySpec) -> Collect {
     let schema = discovery::describe(client, &spec.table).await.unwrap();

@@ -2,53 +2,15 @@
 //! completes with exactly the rows of a fault-free export, or fails with a clear message.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
-use zbridge_core::connection::ZuoraConnectionDef;
-use zbridge_core::value::Value;
-use zbridge_core::variables::VariableScope;
-use zbridge_core::{ConnectionName, ZuoraService};
+use zbridge_core::ZuoraService;
 use zbridge_sim::zuora::{RunningZuoraSim, ZuoraSim};
-use zbridge_zuora::policy::RetryPolicy;
-use zbridge_zuora::query::{self, OutputColumn, Progress, QuerySpec, RecordSink, Summary};
-use zbridge_zuora::{TokenCache, ZuoraClient, ZuoraError, discovery};
+use zbridge_zuora::query::{self, Progress, QuerySpec, Summary};
+use zbridge_zuora::{ZuoraClient, ZuoraError, discovery};
 
-#[derive(Default)]
-struct Collect(Vec<Vec<Value>>);
-
-impl RecordSink for Collect {
-    fn start(&mut self, _: &[OutputColumn]) -> std::io::Result<()> {
-        Ok(())
-    }
-    fn write(&mut self, row: &[Value]) -> std::io::Result<()> {
-        self.0.push(row.to_vec());
-        Ok(())
-    }
-    fn finish(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn client(sim: &RunningZuoraSim, service: ZuoraService) -> ZuoraClient {
-    let mut def = ZuoraConnectionDef::new(ConnectionName::parse("Sim").unwrap());
-    def.service = service.as_str().into();
-    def.client_id = sim.client_id().into();
-    def.client_secret = Some(SecretString::from(sim.client_secret().to_string()));
-    def.set_advanced("URL", SecretString::from(sim.base_url().to_string()))
-        .unwrap();
-    def.set_advanced("PollInterval", SecretString::from("1".to_string()))
-        .unwrap();
-    let resolved = def.resolve(&VariableScope::default()).unwrap();
-    let policy = RetryPolicy {
-        max_retries: 6,
-        base: Duration::from_millis(20),
-        cap: Duration::from_millis(200),
-        max_elapsed: Duration::from_secs(30),
-    };
-    ZuoraClient::with_policy(resolved, TokenCache::Memory, policy).unwrap()
-}
+mod support;
+use support::{Collect, client};
 
 fn table(service: ZuoraService) -> &'static str {
     match service {
@@ -76,7 +38,7 @@ async fn export(client: &ZuoraClient) -> Result<(Vec<String>, Summary), ZuoraErr
     )
     .await?;
     let mut rows: Vec<String> = sink
-        .0
+        .rows
         .iter()
         .map(|r| format!("{}|{}|{}", r[0], r[1], r[2]))
         .collect();

@@ -5,16 +5,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
-use zbridge_core::connection::ZuoraConnectionDef;
+use zbridge_core::ZuoraService;
 use zbridge_core::filter::{self, Column, Record};
 use zbridge_core::value::Value;
-use zbridge_core::variables::VariableScope;
-use zbridge_core::{ConnectionName, ZuoraService};
-use zbridge_sim::zuora::{RunningZuoraSim, ZuoraSim};
-use zbridge_zuora::query::{self, OutputColumn, Progress, QuerySpec, RecordSink};
-use zbridge_zuora::{TokenCache, ZuoraClient, discovery};
+use zbridge_sim::zuora::ZuoraSim;
+use zbridge_zuora::query::{self, Progress, QuerySpec};
+use zbridge_zuora::{ZuoraClient, discovery};
+
+mod support;
+use support::{Collect, client};
 
 const COLUMNS: [&str; 7] = [
     "Id",
@@ -26,26 +26,6 @@ const COLUMNS: [&str; 7] = [
     "CrmId",
 ];
 
-#[derive(Default)]
-struct Rows {
-    columns: Vec<String>,
-    rows: Vec<Vec<Value>>,
-}
-
-impl RecordSink for Rows {
-    fn start(&mut self, columns: &[OutputColumn]) -> std::io::Result<()> {
-        self.columns = columns.iter().map(|c| c.name.clone()).collect();
-        Ok(())
-    }
-    fn write(&mut self, row: &[Value]) -> std::io::Result<()> {
-        self.rows.push(row.to_vec());
-        Ok(())
-    }
-    fn finish(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 struct MapRecord(BTreeMap<String, Value>);
 
 impl Record for MapRecord {
@@ -54,23 +34,7 @@ impl Record for MapRecord {
     }
 }
 
-fn client(sim: &RunningZuoraSim, service: ZuoraService) -> ZuoraClient {
-    let mut def = ZuoraConnectionDef::new(ConnectionName::parse("Sim").unwrap());
-    def.service = service.as_str().into();
-    def.client_id = sim.client_id().into();
-    def.client_secret = Some(SecretString::from(sim.client_secret().to_string()));
-    def.set_advanced("URL", SecretString::from(sim.base_url().to_string()))
-        .unwrap();
-    def.set_advanced("PollInterval", SecretString::from("1".to_string()))
-        .unwrap();
-    ZuoraClient::new(
-        def.resolve(&VariableScope::default()).unwrap(),
-        TokenCache::Memory,
-    )
-    .unwrap()
-}
-
-async fn ids(client: &ZuoraClient, filter: Option<&str>) -> Rows {
+async fn ids(client: &ZuoraClient, filter: Option<&str>) -> Collect {
     let service = client.connection().service;
     let table = if service == ZuoraService::DataQuery {
         "account"
@@ -85,7 +49,7 @@ async fn ids(client: &ZuoraClient, filter: Option<&str>) -> Rows {
     };
     let schema = discovery::describe(client, table).await.unwrap();
     let plan = query::plan(&spec, &schema, service).unwrap();
-    let mut rows = Rows::default();
+    let mut rows = Collect::default();
     query::run(
         client,
         &plan,
@@ -98,7 +62,7 @@ async fn ids(client: &ZuoraClient, filter: Option<&str>) -> Rows {
     rows
 }
 
-fn sorted_ids(rows: &Rows) -> Vec<String> {
+fn sorted_ids(rows: &Collect) -> Vec<String> {
     let mut ids: Vec<String> = rows.rows.iter().map(|r| r[0].to_string()).collect();
     ids.sort();
     ids
