@@ -24,6 +24,7 @@ pub mod openapi;
 pub mod pages;
 pub mod query;
 pub mod sf;
+pub mod sync;
 pub mod zuora;
 
 use std::collections::HashMap;

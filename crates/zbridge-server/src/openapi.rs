@@ -80,6 +80,10 @@ pub fn spec() -> Value {
     let conn = name_param("Connection name (any capitalisation).");
     let var = name_param("Variable name.");
     let conn_t = conn.clone();
+    let profile_s = json!({"name": "profile", "in": "path", "required": true, "description": "Sync profile name.",
+        "schema": {"type": "string", "minLength": 1}});
+    let run_id = json!({"name": "id", "in": "path", "required": true, "description": "Run id (or a unique prefix).",
+        "schema": {"type": "string", "minLength": 1}});
     let table = json!({"name": "table", "in": "path", "required": true, "description": "Table name.",
         "schema": {"type": "string", "minLength": 1}});
     let profile = json!({"name": "profile", "in": "path", "required": true, "description": "Sync profile name.",
@@ -230,6 +234,35 @@ pub fn spec() -> Value {
                     json!({"200": json_response("Open authorize_url in a browser; Salesforce sends it back to redirect_uri on this server, which stores the token.", schema_ref("SetupStarted")),
                            "404": error_response("No sync profile has that name.")}))
             },
+            "/api/sync-profiles/{profile}/run": {
+                "post": op("Run a sync now (in the background)", "runSync", vec![profile_s.clone()], Some(schema_ref("RunInput")),
+                    json!({"202": json_response("Started; follow it at /api/sync-runs/{run_id}.", json!({"type": "object", "required": ["run_id"], "properties": {"run_id": {"type": "string"}}})),
+                           "404": error_response("No sync profile has that name."),
+                           "502": error_response("Zuora or Salesforce refused before the run started.")}))
+            },
+            "/api/sync-profiles/{profile}/schedule": {
+                "put": op("Set or remove a profile's schedule", "scheduleSync", vec![profile_s], Some(schema_ref("ScheduleInput")),
+                    json!({"200": json_response("The interval in seconds, or null.", json!({"type": "object", "required": ["every_secs"], "properties": {"every_secs": {"type": ["integer", "null"]}}})),
+                           "404": error_response("No sync profile has that name.")}))
+            },
+            "/api/sync-runs": {
+                "get": op("Sync history, newest first", "listSyncRuns", vec![
+                        json!({"name": "profile", "in": "query", "required": false, "schema": {"type": "string"}}),
+                        json!({"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 1000}})], None,
+                    json!({"200": json_response("Runs.", json!({"type": "array", "items": schema_ref("SyncRun")})),
+                           "404": error_response("No sync profile has that name.")}))
+            },
+            "/api/sync-runs/{id}": {
+                "get": op("A run with its per-object counts (live while it runs)", "showSyncRun", vec![run_id.clone()], None,
+                    json!({"200": json_response("The run.", json!({"type": "object", "required": ["run", "objects"], "properties": {
+                            "run": schema_ref("SyncRun"), "objects": {"type": "array", "items": {"type": "object"}}}})),
+                           "404": error_response("No run has that id.")}))
+            },
+            "/api/sync-runs/{id}/errors": {
+                "get": op("A run's failed records", "syncRunErrors", vec![run_id], None,
+                    json!({"200": json_response("Failed records.", json!({"type": "array", "items": {"type": "object"}})),
+                           "404": error_response("No run has that id.")}))
+            },
             "/api/openapi.json": {
                 "get": op("This document", "openapi", vec![], None,
                     json!({"200": json_response("The OpenAPI document.", json!({"type": "object"}))}))
@@ -361,6 +394,13 @@ fn schemas() -> Value {
             "expires_at": {"type": ["string", "null"]}, "scope": {"type": "string"},
             "renewable": {"type": "boolean"}, "renewed": {"type": "boolean"},
             "schema": {}, "left_out": {"type": "array", "items": {"type": "string"}}}},
+        "RunInput": {"type": "object", "additionalProperties": false, "properties": {"full": {"type": "boolean"}}},
+        "ScheduleInput": {"type": "object", "additionalProperties": false, "properties": {
+            "every": {"type": ["string", "null"], "description": "30m, 2h, daily...; null removes the schedule."}}},
+        "SyncRun": {"type": "object", "required": ["id", "profile_id", "full", "trigger", "status", "started_at"], "properties": {
+            "id": {"type": "string"}, "profile_id": {"type": "string"}, "full": {"type": "boolean"},
+            "trigger": {"type": "string"}, "status": {"type": "string"}, "message": {"type": ["string", "null"]},
+            "started_at": {"type": "string", "format": "date-time"}, "finished_at": {"type": ["string", "null"], "format": "date-time"}}},
         "Warning": {"type": "object", "required": ["field", "message"], "properties": {
             "field": {"type": "string"}, "message": {"type": "string"}}},
         "CredentialKind": {"type": "string", "enum": ["password", "oauth", "jwt"]},

@@ -15,7 +15,8 @@ fn templated_operations(spec: &Value) -> Vec<(Method, String, String)> {
                 .replace("{name}", "Prod")
                 .replace("{kind}", "oauth")
                 .replace("{profile}", "Main")
-                .replace("{table}", "Account");
+                .replace("{table}", "Account")
+                .replace("{id}", "0000");
             ops.push((
                 method.to_uppercase().parse().unwrap(),
                 template.clone(),

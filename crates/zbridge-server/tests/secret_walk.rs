@@ -28,6 +28,7 @@ fn body_for(operation: &str) -> Value {
         }
         "runQuery" => json!({"connection": "Prod", "table": "account", "format": "jsonl"}),
         "execute" => json!({"connection": "Prod", "procedure": "GetOAuthAccessToken"}),
+        "scheduleSync" => json!({"every": "2h"}),
         _ => json!({}),
     }
 }
@@ -194,7 +195,8 @@ async fn no_response_body_or_header_holds_a_secret() {
                 .replace("{name}", "Prod")
                 .replace("{profile}", "Main")
                 .replace("{kind}", "jwt")
-                .replace("{table}", "account");
+                .replace("{table}", "account")
+                .replace("{id}", "0000");
             operations.push((rank(&method, &id), method, path, id));
         }
     }
@@ -245,6 +247,7 @@ async fn no_response_body_or_header_holds_a_secret() {
         "/sf-credentials/Main?edit=oauth",
         "/query?connection=Prod&table=account&columns=name&action=preview",
         "/execute",
+        "/sync",
     ];
     for page in pages {
         let resp = server.api(Method::GET, page).send().await.unwrap();

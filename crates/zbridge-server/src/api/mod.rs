@@ -6,6 +6,7 @@ pub mod connections;
 pub mod execute;
 pub mod query;
 pub mod sf_credentials;
+pub mod sync;
 
 pub mod variables;
 
@@ -23,6 +24,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(execute::routes())
         .merge(query::routes())
         .merge(sf_credentials::routes())
+        .merge(sync::routes())
 }
 
 /// A write-only field of a request: absent keeps the stored value, `null` clears it, a value

@@ -5,6 +5,7 @@ pub mod connections;
 pub mod execute;
 pub mod query;
 pub mod sf_credentials;
+pub mod sync;
 
 pub mod variables;
 
@@ -23,6 +24,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(execute::routes())
         .merge(query::routes())
         .merge(sf_credentials::routes())
+        .merge(sync::routes())
 }
 
 /// Whether htmx sent the request (it then wants a fragment, not a page).

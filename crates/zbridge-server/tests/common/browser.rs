@@ -197,13 +197,18 @@ impl Browser {
             .await;
     }
 
+    /// The element's rendered text, read in one script call so that an element htmx swaps
+    /// meanwhile cannot go stale between finding and reading it.
     pub async fn text(&self, css: &str) -> String {
-        let e = self.find(css).await;
-        self.cmd(Method::GET, &format!("/element/{e}/text"), Value::Null)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
+        self.find(css).await;
+        self.script(
+            "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';",
+            json!([css]),
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
     }
 
     pub async fn value(&self, css: &str) -> String {
@@ -243,6 +248,23 @@ impl Browser {
                 panic!("{css} never appeared");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits up to 30 s for the element's text to contain one of `fragments`.
+    pub async fn wait_text_any(&self, css: &str, fragments: &[&str]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if self.exists(css).await {
+                let text = self.text(css).await;
+                if fragments.iter().any(|f| text.contains(f)) {
+                    return text;
+                }
+                assert!(Instant::now() < deadline, "{css} says {text:?}");
+            } else {
+                assert!(Instant::now() < deadline, "{css} never appeared");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 

@@ -1,0 +1,111 @@
+//! `/api/sync-profiles/{profile}/run|schedule` and `/api/sync-runs`: the 360 sync.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use zbridge_store::{ObjectStats, SyncFailure, SyncRun};
+
+use super::ApiJson;
+use crate::error::ApiError;
+use crate::{AppState, sync};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/sync-profiles/{profile}/run", post(run))
+        .route("/sync-profiles/{profile}/schedule", put(schedule))
+        .route("/sync-runs", get(history))
+        .route("/sync-runs/{id}", get(show))
+        .route("/sync-runs/{id}/errors", get(errors))
+}
+
+/// A run to start.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RunInput {
+    #[serde(default)]
+    full: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Started {
+    run_id: String,
+}
+
+async fn run(
+    State(state): State<AppState>,
+    Path(profile): Path<String>,
+    ApiJson(input): ApiJson<RunInput>,
+) -> Result<Response, ApiError> {
+    let run_id = sync::start_run(&state, &profile, input.full).await?;
+    Ok((StatusCode::ACCEPTED, Json(Started { run_id })).into_response())
+}
+
+/// A schedule: an interval (`30m`, `2h`, `daily`), or null to remove it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleInput {
+    every: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Schedule {
+    every_secs: Option<i64>,
+}
+
+async fn schedule(
+    State(state): State<AppState>,
+    Path(profile): Path<String>,
+    ApiJson(input): ApiJson<ScheduleInput>,
+) -> Result<Json<Schedule>, ApiError> {
+    let every_secs = sync::set_schedule(state.store(), &profile, input.every.as_deref()).await?;
+    Ok(Json(Schedule { every_secs }))
+}
+
+/// Which runs to list.
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    profile: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn history(
+    State(state): State<AppState>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Json<Vec<SyncRun>>, ApiError> {
+    let profile_id = match q.profile.as_deref().filter(|p| !p.is_empty()) {
+        Some(name) => Some(state.store().load_sync_profile(name).await?.id),
+        None => None,
+    };
+    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    Ok(Json(
+        state
+            .store()
+            .list_sync_runs(profile_id.as_deref(), limit)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Serialize)]
+struct RunDetail {
+    run: SyncRun,
+    objects: Vec<ObjectStats>,
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<RunDetail>, ApiError> {
+    let (run, objects) = state.store().load_sync_run(&id).await?;
+    Ok(Json(RunDetail { run, objects }))
+}
+
+async fn errors(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<SyncFailure>>, ApiError> {
+    let (run, _) = state.store().load_sync_run(&id).await?;
+    Ok(Json(state.store().sync_run_failures(&run.id).await?))
+}

@@ -1,0 +1,188 @@
+//! The 360 sync for the UI and the API: start a run in the background and follow it, set a
+//! profile's schedule, read the history and a run's failed records as CSV.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use zbridge_salesforce::ClientOptions;
+use zbridge_store::{Store, SyncFailure};
+use zbridge_sync::{Engine, RunRequest, SyncError, SyncOptions};
+
+use crate::error::ApiError;
+use crate::{AppState, zuora};
+
+impl From<SyncError> for ApiError {
+    fn from(error: SyncError) -> Self {
+        match error {
+            SyncError::Store(e) => e.into(),
+            SyncError::Salesforce(e) => e.into(),
+            SyncError::Zuora(e) => e.into(),
+            SyncError::Options(m) => ApiError::bad_request("Sync options", m),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// An engine for a profile: its Zuora connection and its active Salesforce credential.
+pub async fn engine_for(state: &AppState, profile: &str) -> Result<Engine, ApiError> {
+    let store = state.store();
+    let p = store.load_sync_profile(profile).await?;
+    let connection = store
+        .list_connections()
+        .await?
+        .into_iter()
+        .find(|c| c.id == p.connection_id)
+        .map(|c| c.name)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "the connection of sync profile '{}' is gone",
+                p.name
+            ))
+        })?;
+    let zuora = zuora::saved_client(store, &connection).await?;
+    let salesforce = state.sf().client(&p.name, ClientOptions::default()).await?;
+    Ok(Engine::new(store.clone(), zuora, salesforce))
+}
+
+/// Starts a run of `profile` in the background and returns its id as soon as the engine has
+/// recorded it (so the caller can follow it), or the error that stopped it first.
+pub async fn start_run(state: &AppState, profile: &str, full: bool) -> Result<String, ApiError> {
+    let store = state.store().clone();
+    let p = store.load_sync_profile(profile).await?;
+    let engine = engine_for(state, profile).await?;
+    let before = latest_run(&store, &p.id).await?;
+    let request = RunRequest {
+        profile: p.name.clone(),
+        full,
+        trigger: "manual".into(),
+        ..RunRequest::default()
+    };
+    // The engine's future is not provably `Send` (higher-ranked closures inside it), so it
+    // cannot be `tokio::spawn`ed; a thread drives it with this runtime's handle instead (its
+    // I/O and timers stay on the runtime, which must be multi-threaded, as the server's is).
+    let handle = tokio::runtime::Handle::current();
+    let (done_tx, mut done) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name(format!("sync {}", p.name))
+        .spawn(move || {
+            let result = handle.block_on(engine.run(&request));
+            if let Err(e) = &result {
+                tracing::warn!(error = %e, "sync run failed");
+            }
+            let _ = done_tx.send(result);
+        })
+        .map_err(|e| ApiError::Internal(format!("cannot start the sync: {e}")))?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match done.try_recv() {
+            Ok(Ok(report)) => return Ok(report.run.id),
+            Ok(Err(e)) => return Err(e.into()),
+            Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                return Err(ApiError::Internal("the sync thread stopped".into()));
+            }
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+        }
+        let latest = latest_run(&store, &p.id).await?;
+        if let Some(id) = latest.filter(|id| Some(id) != before.as_ref()) {
+            return Ok(id);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(ApiError::Internal(
+                "the run did not start within 30 s; see the history".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn latest_run(store: &Store, profile_id: &str) -> Result<Option<String>, ApiError> {
+    Ok(store
+        .list_sync_runs(Some(profile_id), 1)
+        .await?
+        .into_iter()
+        .next()
+        .map(|r| r.id))
+}
+
+/// Sets a profile's schedule (`30m`, `2h`, `daily`, ...; the first run is due now), or removes
+/// it with `None`. `zbridge worker` runs what is due.
+pub async fn set_schedule(
+    store: &Store,
+    profile: &str,
+    every: Option<&str>,
+) -> Result<Option<i64>, ApiError> {
+    let p = store.load_sync_profile(profile).await?;
+    let mut options = SyncOptions::from_json(&p.options)?;
+    let secs = match every.map(str::trim).filter(|e| !e.is_empty()) {
+        Some(every) => Some(
+            zbridge_sync::options::parse_interval(every)
+                .map_err(|e| ApiError::bad_request("Schedule", e.to_string()))?,
+        ),
+        None => None,
+    };
+    options.schedule_secs = secs;
+    store
+        .update_sync_profile_options(&p.name, options.to_json())
+        .await?;
+    match secs {
+        Some(secs) => store.set_sync_schedule(&p.id, secs, Utc::now()).await?,
+        None => store.remove_sync_schedule(&p.id).await?,
+    }
+    Ok(secs)
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// The failed records of a run as CSV, with a header row.
+pub fn failures_csv(failures: &[SyncFailure]) -> String {
+    let mut out =
+        String::from("object,external_id,operation,code,retry_class,status_code,message,fields\n");
+    for f in failures {
+        let row = [
+            &f.object,
+            &f.external_id,
+            &f.operation,
+            &f.code,
+            &f.retry_class,
+            &f.status_code,
+            &f.message,
+            &f.fields,
+        ];
+        let line: Vec<String> = row.iter().map(|c| csv_field(c)).collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_quoted_as_csv() {
+        let f = SyncFailure {
+            object: "Account".into(),
+            external_id: "2c9".into(),
+            operation: "upsert".into(),
+            code: "DACO-1".into(),
+            retry_class: "needs_fix".into(),
+            status_code: "FIELD_INTEGRITY".into(),
+            message: "bad \"value\", here".into(),
+            fields: "A,B".into(),
+        };
+        let csv = failures_csv(&[f]);
+        assert_eq!(
+            csv.lines().nth(1),
+            Some(
+                "Account,2c9,upsert,DACO-1,needs_fix,FIELD_INTEGRITY,\"bad \"\"value\"\", here\",\"A,B\""
+            )
+        );
+    }
+}
