@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 accounts=${ACCOUNTS:-115000}
 
 cargo build --release --quiet -p zbridge
-bin=target/release/zbridge
+bin="${CARGO_TARGET_DIR:-target}/release/zbridge"
 work=$(mktemp -d)
 export ZBRIDGE_HOME="$work/home"
 trap 'kill "$sim_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
