@@ -191,12 +191,13 @@ impl ZuoraError {
     /// Temporarily Unavailable … LINK_30000007", internal errors that ask for a resubmit).
     pub fn is_transient_job_failure(&self) -> bool {
         // A job over a time limit may finish on a quieter attempt; only a repeat splits it.
-        const MARKERS: [&str; 5] = [
+        const MARKERS: [&str; 6] = [
             "temporarily unavailable",
             "link_30000007",
             "resubmit",
             "internal error",
             "maximum time limit",
+            "retry later",
         ];
         match self {
             ZuoraError::JobFailed { message, .. } => {
