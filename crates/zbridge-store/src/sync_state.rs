@@ -205,6 +205,16 @@ impl Store {
         Ok(run)
     }
 
+    /// Marks the profile's runs still `Running` as `Failure` (their process stopped without
+    /// finishing them); returns how many. Called when a new run of the profile starts.
+    pub async fn interrupt_sync_runs(&self, profile_id: &str) -> Result<u64, StoreError> {
+        const SQL: &str = "UPDATE sync_runs SET status = 'Failure', message = 'interrupted: the process stopped before the run finished; the next run continued from the last committed watermarks', finished_at = $1 WHERE profile_id = $2 AND status = 'Running'";
+        Ok(
+            on_pool!(&self.db, pool => sqlx::query(SQL).bind(now_millis()).bind(profile_id)
+            .execute(pool).await.map(|r| r.rows_affected()))?,
+        )
+    }
+
     /// Ends a run with its status and message.
     pub async fn finish_sync_run(
         &self,

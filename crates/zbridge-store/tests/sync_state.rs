@@ -64,6 +64,11 @@ async fn a_watermark_moves_only_with_its_checkpoint() {
             store.sync_watermark(&pid, "Account").await.unwrap(),
             Some(mark)
         );
+        let stale = store.create_sync_run(&pid, false, "manual").await.unwrap();
+        assert_eq!(store.interrupt_sync_runs(&pid).await.unwrap(), 2);
+        let (stale, _) = store.load_sync_run(&stale.id).await.unwrap();
+        assert_eq!(stale.status, "Failure");
+        assert!(stale.message.unwrap().contains("interrupted"));
         store
             .finish_sync_run(&run.id, "Finished", None)
             .await
@@ -73,8 +78,8 @@ async fn a_watermark_moves_only_with_its_checkpoint() {
         assert_eq!(objects.len(), 1);
         assert_eq!(objects[0].upserted, 10, "the checkpoint was replaced");
         let runs = store.list_sync_runs(Some(&pid), 10).await.unwrap();
-        assert_eq!(runs.len(), 1);
-        assert_eq!(store.list_sync_runs(None, 10).await.unwrap().len(), 1);
+        assert_eq!(runs.len(), 2);
+        assert_eq!(store.list_sync_runs(None, 10).await.unwrap().len(), 2);
         store.reset_sync_state(&pid).await.unwrap();
         assert_eq!(store.sync_watermark(&pid, "Account").await.unwrap(), None);
     }

@@ -384,6 +384,7 @@ impl Engine {
         } else {
             &request.trigger
         };
+        self.store.interrupt_sync_runs(&profile.id).await?;
         let run = self
             .store
             .create_sync_run(&profile.id, request.full, trigger)

@@ -321,6 +321,24 @@ async fn runs_killed_at_random_points_converge_when_rerun() {
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     let last = json(&ok(h, &["sync", "run", "Main", "--json"]).await);
     assert_eq!(last["run"]["status"], "Finished", "{last:#}");
+    let runs = json(&ok(h, &["sync", "history", "--json"]).await);
+    let interrupted = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "Failure")
+        .count();
+    assert!(
+        interrupted >= killed,
+        "killed runs are recorded as interrupted: {runs:#}"
+    );
+    assert!(
+        !runs
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["status"] == "Running")
+    );
     let (_, client) = common::zuora_client(&sims.zuora, zbridge_core::ZuoraService::DataQuery);
     let want = common::expected(&client).await;
     let diffs = common::differences_in(&sims.sf, &want);
