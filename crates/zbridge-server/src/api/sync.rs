@@ -1,6 +1,6 @@
 //! `/api/sync-profiles/{profile}/run|schedule` and `/api/sync-runs`: the 360 sync.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -10,6 +10,7 @@ use zbridge_store::{ObjectStats, SyncFailure, SyncRun};
 
 use super::ApiJson;
 use crate::error::ApiError;
+use crate::form::FormData;
 use crate::{AppState, sync};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -64,22 +65,27 @@ async fn schedule(
     Ok(Json(Schedule { every_secs }))
 }
 
-/// Which runs to list.
-#[derive(Debug, Deserialize)]
-pub struct HistoryQuery {
-    profile: Option<String>,
-    limit: Option<i64>,
-}
-
+/// `?profile=NAME&limit=N` (1 to 1000, default 50); read by hand so that a bad value is a
+/// JSON error naming the parameter.
 async fn history(
     State(state): State<AppState>,
-    Query(q): Query<HistoryQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<Vec<SyncRun>>, ApiError> {
-    let profile_id = match q.profile.as_deref().filter(|p| !p.is_empty()) {
+    let query = FormData::parse(raw.unwrap_or_default().as_bytes());
+    let limit = match query.get("limit") {
+        None => 50,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request("limit", "must be a whole number from 1 to 1000")
+            })?,
+    };
+    let profile_id = match query.get("profile").filter(|p| !p.is_empty()) {
         Some(name) => Some(state.store().load_sync_profile(name).await?.id),
         None => None,
     };
-    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
     Ok(Json(
         state
             .store()
