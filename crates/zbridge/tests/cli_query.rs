@@ -257,3 +257,40 @@ async fn raw_sql_and_singer_output() {
     assert_eq!(messages[0]["key_properties"], serde_json::json!(["Id"]));
     assert_eq!(messages.iter().filter(|m| m["type"] == "RECORD").count(), 2);
 }
+
+/// The Singer output is accepted by an unmodified Singer target from PyPI, which validates
+/// every record against the SCHEMA message.
+#[tokio::test(flavor = "multi_thread")]
+async fn singer_output_feeds_a_real_singer_target() {
+    let (home, _sim) = setup().await;
+    let singer = ok(
+        home.path(),
+        &["query", "Sim", "--table", "Account", "--format", "singer"],
+    );
+    let records = singer
+        .lines()
+        .filter(|l| l.contains("\"type\":\"RECORD\""))
+        .count();
+    assert!(records >= 30, "{records} records");
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../peers/singer-target/run.sh");
+    let out_dir = home.path().join("singer-out");
+    let mut child = Command::new("bash")
+        .arg(&script)
+        .arg(&out_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("bash runs");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), singer.as_bytes()).unwrap();
+    drop(child.stdin.take());
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "target-csv refused the stream:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout.trim(), format!("Account {records}"));
+}
