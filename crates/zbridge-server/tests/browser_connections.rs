@@ -83,6 +83,28 @@ async fn create_test_save_discard_and_delete_a_connection_in_chromium() {
     let saved = server.store.load_connection("Sim EU").await.unwrap();
     assert_eq!(saved.def.advanced.get("URL"), Some(sim.base_url()));
 
+    // The Advanced Configurations table: add a row, submit it, edit it, delete it, Clear All.
+    b.click("#adv-add").await;
+    let last = "#advanced-rows tr:last-child";
+    b.type_into(&format!("{last} input[name=adv_key]"), "PollInterval")
+        .await;
+    b.type_into(&format!("{last} input[name=adv_value]"), "4")
+        .await;
+    b.click(&format!("{last} button[data-row=submit]")).await;
+    b.click(&format!("{last} button[data-row=edit]")).await;
+    b.clear(&format!("{last} input[name=adv_value]")).await;
+    b.type_into(&format!("{last} input[name=adv_value]"), "7")
+        .await;
+    b.click(&format!("{last} button[data-row=submit]")).await;
+    assert_eq!(b.value(&format!("{last} input[name=adv_value]")).await, "7");
+    b.screenshot("4b_row_edited").await;
+    b.click(&format!("{last} button[data-row=delete]")).await;
+    b.wait_text("#adv-message", "Deleted row PollInterval")
+        .await;
+    b.click("#adv-clear-all").await;
+    b.wait_text("#adv-message", "Cleared every row").await;
+    assert!(!b.exists("#advanced-rows tr").await);
+
     // Discard asks first; dismissing keeps the edit, accepting reloads what is saved.
     b.type_into("#f-client-id", "-edited").await;
     b.click("#discard").await;
@@ -101,6 +123,12 @@ async fn create_test_save_discard_and_delete_a_connection_in_chromium() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    assert_eq!(
+        b.value("#advanced-rows tr:first-child input[name=adv_key]")
+            .await,
+        "URL",
+        "discarding brings the cleared rows back"
+    );
     b.screenshot("5_discarded").await;
 
     // Delete shows the components that use the connection and refuses while they exist.
