@@ -25,6 +25,7 @@ pub mod pages;
 pub mod query;
 pub mod sf;
 pub mod sync;
+pub mod tls;
 pub mod zuora;
 
 use std::collections::HashMap;
@@ -123,4 +124,14 @@ pub fn router(state: AppState) -> Router {
 /// Serves the application on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     axum::serve(listener, router(state)).await
+}
+
+/// Serves the application over TLS on `listener` until the process ends. Give the state
+/// [`ServerOptions::secure_cookies`] so the session cookie is marked `Secure`.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    config: std::sync::Arc<rustls::ServerConfig>,
+    state: AppState,
+) -> std::io::Result<()> {
+    axum::serve(tls::TlsListener::new(listener, config)?, router(state)).await
 }

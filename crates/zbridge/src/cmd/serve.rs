@@ -1,6 +1,7 @@
 //! `zbridge serve`: the web UI and the JSON API.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::Args;
 use secrecy::ExposeSecret;
@@ -19,6 +20,12 @@ pub struct ServeArgs {
     /// Address to listen on; loopback by default.
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     pub bind: String,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Allow a non-loopback address without TLS (the token and cookie then travel in clear).
     #[arg(long)]
     pub insecure: bool,
@@ -29,22 +36,32 @@ pub struct ServeArgs {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let addr = resolve(&args.bind).await?;
-    if !addr.ip().is_loopback() && !args.insecure {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            zbridge_server::tls::load_config(cert, key).map_err(|e| UsageError(e.to_string()))?,
+        ),
+        _ => None,
+    };
+    if !addr.ip().is_loopback() && tls.is_none() && !args.insecure {
         return Err(UsageError(format!(
-            "--bind {addr} is reachable from other machines, and this server has no TLS; \
-             bind to 127.0.0.1, or pass --insecure to accept that the token travels in clear"
+            "--bind {addr} is reachable from other machines; give --tls-cert and --tls-key, \
+             or pass --insecure to accept that the token travels in clear"
         ))
         .into());
     }
     let home = Home::from_env()?;
     let store = Store::open(&home).await?;
     let (token, shown) = AccessToken::load_or_create(&home.config_dir, args.new_token)?;
-    let state = AppState::new(store, token, ServerOptions::default())?;
+    let options = ServerOptions {
+        secure_cookies: tls.is_some(),
+    };
+    let state = AppState::new(store, token, options)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr()?;
-    println!("zbridge serves http://{local}/");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("zbridge serves {scheme}://{local}/");
     match shown {
         Some(secret) => {
             println!("access token: {}", secret.expose_secret());
@@ -57,7 +74,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
              ('zbridge serve --new-token' makes a new one)."
         ),
     }
-    zbridge_server::serve(listener, state).await?;
+    match tls {
+        Some(config) => zbridge_server::serve_tls(listener, config, state).await?,
+        None => zbridge_server::serve(listener, state).await?,
+    }
     Ok(())
 }
 
