@@ -614,21 +614,31 @@ impl Store {
         external_id: &str,
         is_account: bool,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        const TREE: &str = "WITH RECURSIVE tree (object, external_id) AS ( \
-                SELECT object, external_id FROM sync_keys WHERE profile_id = $1 AND object = $2 AND external_id = $3 \
-                UNION SELECT k.object, k.external_id FROM sync_keys k JOIN tree t ON k.parent_object = t.object AND k.parent_id = t.external_id WHERE k.profile_id = $1 \
-            ) SELECT object, external_id FROM tree";
+        // Walked level by level on the parent index: one indexed lookup per record, where a
+        // recursive CTE made SQLite scan the whole index at every level.
+        const ROOT: &str = "SELECT object, external_id FROM sync_keys WHERE profile_id = $1 AND object = $2 AND external_id = $3";
+        const CHILDREN: &str = "SELECT object, external_id FROM sync_keys WHERE profile_id = $1 AND parent_object = $2 AND parent_id = $3";
         const ACCOUNT: &str =
             "SELECT object, external_id FROM sync_keys WHERE profile_id = $1 AND account_id = $2";
         let mut rows: Vec<(String, String)> = on_pool!(&self.db, pool =>
-            sqlx::query_as(TREE).bind(profile_id).bind(object).bind(external_id).fetch_all(pool).await)?;
+            sqlx::query_as(ROOT).bind(profile_id).bind(object).bind(external_id).fetch_all(pool).await)?;
+        let mut seen: HashSet<(String, String)> = rows.iter().cloned().collect();
+        let mut frontier = vec![(object.to_string(), external_id.to_string())];
+        while let Some((o, id)) = frontier.pop() {
+            let children: Vec<(String, String)> = on_pool!(&self.db, pool =>
+                sqlx::query_as(CHILDREN).bind(profile_id).bind(&o).bind(&id).fetch_all(pool).await)?;
+            for child in children {
+                if seen.insert(child.clone()) {
+                    frontier.push(child.clone());
+                    rows.push(child);
+                }
+            }
+        }
         if is_account {
             let more: Vec<(String, String)> = on_pool!(&self.db, pool =>
                 sqlx::query_as(ACCOUNT).bind(profile_id).bind(external_id).fetch_all(pool).await)?;
-            rows.extend(more);
+            rows.extend(more.into_iter().filter(|r| seen.insert(r.clone())));
         }
-        let mut seen = HashSet::new();
-        rows.retain(|r| seen.insert(r.clone()));
         Ok(rows)
     }
 
