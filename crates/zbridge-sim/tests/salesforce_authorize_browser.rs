@@ -110,15 +110,27 @@ impl Driver {
             .await;
     }
 
+    /// Finds an element, waiting up to 10 s for it: after a click the next page may still be
+    /// loading, above all on a loaded machine.
     async fn find(&self, css: &str) -> String {
-        let v = self
-            .cmd(
-                reqwest::Method::POST,
-                "/element",
-                json!({"using": "css selector", "value": css}),
-            )
-            .await;
-        v[ELEMENT_KEY].as_str().unwrap().to_string()
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let resp: Value = self
+                .http
+                .post(format!("{}/element", self.base))
+                .json(&json!({"using": "css selector", "value": css}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if let Some(element) = resp["value"][ELEMENT_KEY].as_str() {
+                return element.to_string();
+            }
+            assert!(Instant::now() < deadline, "/element {css}: {resp}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     async fn type_into(&self, css: &str, text: &str) {
