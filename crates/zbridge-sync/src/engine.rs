@@ -807,7 +807,8 @@ impl Engine {
                                 .get(&join.name.to_ascii_lowercase())
                                 .and_then(|j| j.get(on.as_deref(), field))
                         }
-                        None => index_of(columns, from).and_then(|i| row.cells[i].clone()),
+                        None => index_of(columns, from)
+                            .and_then(|i| row.cells.get(i).cloned().flatten()),
                     },
                 };
                 if f.from == "$crm_id" && raw.is_none() {
@@ -885,7 +886,7 @@ impl Engine {
         let object = ctx.object;
         let ids: Vec<String> = rows
             .iter()
-            .filter_map(|r| index_of(columns, "Id").and_then(|i| r.cells[i].clone()))
+            .filter_map(|r| index_of(columns, "Id").and_then(|i| r.cells.get(i).cloned().flatten()))
             .collect();
         let known = self
             .store
@@ -896,7 +897,8 @@ impl Engine {
                 let mut parent_ids: Vec<String> = rows
                     .iter()
                     .filter_map(|r| {
-                        index_of(columns, &link.column).and_then(|i| r.cells[i].clone())
+                        index_of(columns, &link.column)
+                            .and_then(|i| r.cells.get(i).cloned().flatten())
                     })
                     .collect();
                 parent_ids.sort();
