@@ -192,6 +192,19 @@ pub fn spec() -> Value {
                            "404": error_response("No connection has that name."),
                            "409": error_response("The name is taken.")}))
             },
+            "/api/sync-profiles/{profile}": {
+                "delete": op("Delete a sync profile and its credentials (delete OAuth credentials first to revoke their token)", "deleteSyncProfile", vec![profile.clone()], None,
+                    json!({"204": {"description": "Deleted."},
+                           "404": error_response("No sync profile has that name.")}))
+            },
+            "/api/sync-profiles/{profile}/sf-credentials/jwt": {
+                "put": op("Create or edit the JWT bearer credentials", "saveJwtCredentials", vec![profile.clone()], Some(schema_ref("JwtInput")),
+                    json!({"200": json_response("Saved.", schema_ref("ProfileCredentials")),
+                           "404": error_response("No sync profile has that name.")})),
+                "delete": op("Delete the JWT bearer credentials", "deleteJwtCredential", vec![profile.clone()], None,
+                    json!({"200": json_response("Deleted.", json!({"type": "array", "items": schema_ref("Warning")})),
+                           "404": error_response("No sync profile has that name.")}))
+            },
             "/api/sync-profiles/{profile}/sf-credentials": {
                 "get": op("Show a profile's Salesforce credentials", "showSfCredentials", vec![profile.clone()], None,
                     json!({"200": json_response("Every credential; secrets as set / not set.", schema_ref("ProfileCredentials")),
@@ -239,6 +252,12 @@ pub fn spec() -> Value {
                     json!({"202": json_response("Started; follow it at /api/sync-runs/{run_id}.", json!({"type": "object", "required": ["run_id"], "properties": {"run_id": {"type": "string"}}})),
                            "404": error_response("No sync profile has that name."),
                            "502": error_response("Zuora or Salesforce refused before the run started.")}))
+            },
+            "/api/sync-profiles/{profile}/cleanup": {
+                "post": op("Delete everything the profile wrote to the org (in the background); the next run is full", "cleanupSync", vec![profile_s.clone()], None,
+                    json!({"202": json_response("Started; follow it at /api/sync-runs/{run_id}.", json!({"type": "object", "required": ["run_id"], "properties": {"run_id": {"type": "string"}}})),
+                           "404": error_response("No sync profile has that name."),
+                           "502": error_response("Salesforce refused before the cleanup started.")}))
             },
             "/api/sync-profiles/{profile}/schedule": {
                 "put": op("Set or remove a profile's schedule", "scheduleSync", vec![profile_s], Some(schema_ref("ScheduleInput")),
@@ -435,6 +454,10 @@ fn schemas() -> Value {
         "OAuthInput": {"type": "object", "additionalProperties": false, "properties": {
             "org_id": {"type": ["string", "null"]}, "user_id": {"type": ["string", "null"]},
             "consumer_key": {"type": ["string", "null"]}, "consumer_secret": {"type": ["string", "null"], "description": "Write-only; null or absent keeps it."},
+            "sandbox": {"type": ["boolean", "null"]}, "login_url": {"type": ["string", "null"]}}},
+        "JwtInput": {"type": "object", "additionalProperties": false, "properties": {
+            "username": {"type": ["string", "null"]}, "consumer_key": {"type": ["string", "null"]},
+            "key_file": {"type": ["string", "null"], "description": "Path of the PEM private key on the server."},
             "sandbox": {"type": ["boolean", "null"]}, "login_url": {"type": ["string", "null"]}}},
         "SwitchInput": {"type": "object", "required": ["kind"], "additionalProperties": false, "properties": {
             "kind": {"$ref": "#/components/schemas/CredentialKind"}}},

@@ -44,16 +44,29 @@ pub async fn engine_for(state: &AppState, profile: &str) -> Result<Engine, ApiEr
     Ok(Engine::new(store.clone(), zuora, salesforce))
 }
 
-/// Starts a run of `profile` in the background and returns its id as soon as the engine has
-/// recorded it (so the caller can follow it), or the error that stopped it first.
-pub async fn start_run(state: &AppState, profile: &str, full: bool) -> Result<String, ApiError> {
+/// What to start.
+#[derive(Debug, Clone, Copy)]
+pub enum Job {
+    /// A sync run, full or incremental.
+    Run {
+        /// Read everything.
+        full: bool,
+    },
+    /// Delete everything the profile wrote to the org; the next run is full.
+    Cleanup,
+}
+
+/// Starts a run (or a cleanup) of `profile` in the background and returns its id as soon as
+/// the engine has recorded it (so the caller can follow it), or the error that stopped it
+/// first.
+pub async fn start_run(state: &AppState, profile: &str, job: Job) -> Result<String, ApiError> {
     let store = state.store().clone();
     let p = store.load_sync_profile(profile).await?;
     let engine = engine_for(state, profile).await?;
     let before = latest_run(&store, &p.id).await?;
     let request = RunRequest {
         profile: p.name.clone(),
-        full,
+        full: matches!(job, Job::Run { full: true }),
         trigger: "manual".into(),
         ..RunRequest::default()
     };
@@ -65,7 +78,12 @@ pub async fn start_run(state: &AppState, profile: &str, full: bool) -> Result<St
     std::thread::Builder::new()
         .name(format!("sync {}", p.name))
         .spawn(move || {
-            let result = handle.block_on(engine.run(&request));
+            let result = handle.block_on(async {
+                match job {
+                    Job::Run { .. } => engine.run(&request).await,
+                    Job::Cleanup => engine.cleanup(&request.profile).await,
+                }
+            });
             if let Err(e) = &result {
                 tracing::warn!(error = %e, "sync run failed");
             }

@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use zbridge_core::Warning;
 use zbridge_salesforce::CredentialKind;
-use zbridge_salesforce::credentials::{OAuthFields, PasswordFields};
+use zbridge_salesforce::credentials::{JwtFields, OAuthFields, PasswordFields};
 use zbridge_salesforce::service::{AccessReport, ProfileCredentials};
 use zbridge_store::SyncProfile;
 
@@ -20,6 +20,7 @@ use crate::{AppState, sf};
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/sync-profiles", get(list).post(create))
+        .route("/sync-profiles/{profile}", delete(delete_profile))
         .route("/sync-profiles/{profile}/sf-credentials", get(show))
         // The kinds with their own routes take DELETE there too: a static segment wins over
         // `{kind}`, so the generic route below would never see them.
@@ -30,6 +31,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/sync-profiles/{profile}/sf-credentials/oauth",
             put(save_oauth).delete(remove_oauth),
+        )
+        .route(
+            "/sync-profiles/{profile}/sf-credentials/jwt",
+            put(save_jwt).delete(remove_jwt),
         )
         .route(
             "/sync-profiles/{profile}/sf-credentials/{kind}",
@@ -70,6 +75,14 @@ async fn create(
         .create_sync_profile(&input.name, &input.connection, serde_json::json!({}))
         .await?;
     Ok((StatusCode::CREATED, Json(profile)).into_response())
+}
+
+async fn delete_profile(
+    State(state): State<AppState>,
+    Path(profile): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.store().delete_sync_profile(&profile).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn show(
@@ -187,6 +200,40 @@ async fn remove_password(
             .sf()
             .delete(&profile, CredentialKind::Password)
             .await?,
+    ))
+}
+
+/// JWT bearer credentials; absent fields keep their value.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtInput {
+    username: Option<String>,
+    consumer_key: Option<String>,
+    key_file: Option<String>,
+    #[serde(flatten)]
+    endpoint: EndpointInput,
+}
+
+async fn save_jwt(
+    State(state): State<AppState>,
+    Path(profile): Path<String>,
+    ApiJson(input): ApiJson<JwtInput>,
+) -> Result<Json<ProfileCredentials>, ApiError> {
+    let fields = JwtFields {
+        username: input.username,
+        consumer_key: input.consumer_key,
+        key_file: input.key_file.map(std::path::PathBuf::from),
+        endpoint: input.endpoint.fields(),
+    };
+    Ok(Json(state.sf().save_jwt(&profile, fields).await?))
+}
+
+async fn remove_jwt(
+    State(state): State<AppState>,
+    Path(profile): Path<String>,
+) -> Result<Json<Vec<Warning>>, ApiError> {
+    Ok(Json(
+        state.sf().delete(&profile, CredentialKind::Jwt).await?,
     ))
 }
 

@@ -16,6 +16,7 @@ use crate::{AppState, sync};
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/sync-profiles/{profile}/run", post(run))
+        .route("/sync-profiles/{profile}/cleanup", post(cleanup))
         .route("/sync-profiles/{profile}/schedule", put(schedule))
         .route("/sync-runs", get(history))
         .route("/sync-runs/{id}", get(show))
@@ -40,7 +41,16 @@ async fn run(
     Path(profile): Path<String>,
     ApiJson(input): ApiJson<RunInput>,
 ) -> Result<Response, ApiError> {
-    let run_id = sync::start_run(&state, &profile, input.full).await?;
+    let job = sync::Job::Run { full: input.full };
+    let run_id = sync::start_run(&state, &profile, job).await?;
+    Ok((StatusCode::ACCEPTED, Json(Started { run_id })).into_response())
+}
+
+async fn cleanup(
+    State(state): State<AppState>,
+    Path(profile): Path<String>,
+) -> Result<Response, ApiError> {
+    let run_id = sync::start_run(&state, &profile, sync::Job::Cleanup).await?;
     Ok((StatusCode::ACCEPTED, Json(Started { run_id })).into_response())
 }
 

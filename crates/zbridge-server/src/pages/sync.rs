@@ -157,7 +157,10 @@ async fn run_now(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let form = FormData::parse(&body);
-    match sync::start_run(&state, &profile, form.checked("full")).await {
+    let job = sync::Job::Run {
+        full: form.checked("full"),
+    };
+    match sync::start_run(&state, &profile, job).await {
         Ok(id) => Ok(Redirect::to(&format!("/sync/runs/{id}")).into_response()),
         Err(e) => with_error(&state, csrf, e).await,
     }
