@@ -33,6 +33,7 @@ async fn create_test_save_discard_and_delete_a_connection_in_chromium() {
     let b = common::browser::Browser::start(&chromedriver, "ui_connection").await;
     b.sign_in(&server.url, common::TOKEN).await;
     b.screenshot("1_list").await;
+    b.assert_labelled().await;
 
     b.click("#new-connection").await;
     b.wait_title("New connection").await;
@@ -80,6 +81,7 @@ async fn create_test_save_discard_and_delete_a_connection_in_chromium() {
         "secrets are never sent back"
     );
     b.screenshot("4_saved").await;
+    b.assert_labelled().await;
     let saved = server.store.load_connection("Sim EU").await.unwrap();
     assert_eq!(saved.def.advanced.get("URL"), Some(sim.base_url()));
 
@@ -147,6 +149,7 @@ async fn create_test_save_discard_and_delete_a_connection_in_chromium() {
     b.wait_text("#used-by", "query 'Daily accounts'").await;
     assert!(!b.enabled("#confirm-delete").await);
     b.screenshot("6_delete_blocked").await;
+    b.assert_labelled().await;
     server
         .store
         .delete_component("query", "Daily accounts")
@@ -161,6 +164,10 @@ async fn create_test_save_discard_and_delete_a_connection_in_chromium() {
     b.click("#confirm-delete").await;
     b.wait_text("main", "Deleted connection 'Sim EU'").await;
     b.screenshot("8_deleted").await;
+    b.goto(&format!("{}/variables", server.url)).await;
+    b.assert_labelled().await;
+    b.goto(&format!("{}/execute", server.url)).await;
+    b.assert_labelled().await;
     b.quit().await;
     assert!(server.store.list_connections().await.unwrap().is_empty());
 }

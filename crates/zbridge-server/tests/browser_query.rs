@@ -55,6 +55,7 @@ async fn a_query_preview_and_a_csv_download_in_chromium() {
         "{header}"
     );
     b.screenshot("2_preview").await;
+    b.assert_labelled().await;
 
     b.click("#q-download-csv").await;
     let csv = String::from_utf8(b.downloaded("account.csv").await).unwrap();

@@ -41,6 +41,7 @@ async fn oauth_sync_credentials_are_set_up_and_tested_in_chromium() {
         .await;
     b.type_into("#o-login-url", &sim.login_url()).await;
     b.screenshot("1_oauth_form").await;
+    b.assert_labelled().await;
     b.click("#o-save").await;
     b.wait_text("#sf-message", "Saved").await;
     assert_eq!(b.text("#oauth-token-state").await, "not set");
@@ -72,6 +73,7 @@ async fn oauth_sync_credentials_are_set_up_and_tested_in_chromium() {
         .await;
     assert!(ok.contains(&admin.username), "{ok}");
     b.screenshot("5_test_access_ok").await;
+    b.assert_labelled().await;
 
     b.click("#o-delete").await;
     assert!(b.alert_text().await.contains("revoke the token"));

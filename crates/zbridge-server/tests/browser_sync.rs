@@ -77,6 +77,7 @@ async fn a_sync_runs_from_the_browser_and_its_history_appears() {
     b.wait_text("#no-runs", "No runs yet").await;
     b.click("#sync-profiles input[name=full]").await;
     b.screenshot("1_profiles").await;
+    b.assert_labelled().await;
     b.click("#run-1").await;
     b.wait_title("Sync run").await;
     b.screenshot("2_progress").await;

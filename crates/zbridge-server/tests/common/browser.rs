@@ -268,6 +268,26 @@ impl Browser {
         }
     }
 
+    /// Asserts that every visible control of the page has a label (a `<label for>`, an
+    /// enclosing `<label>`, `aria-label`, or a button's text).
+    pub async fn assert_labelled(&self) {
+        let unlabelled = self
+            .script(
+                r#"return [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+                    .filter(e => {
+                        if (e.getAttribute('aria-label')) return false;
+                        if (e.tagName === 'BUTTON') return !e.innerText.trim();
+                        if (e.id && document.querySelector(`label[for="${e.id}"]`)) return false;
+                        return !e.closest('label');
+                    })
+                    .map(e => e.outerHTML.slice(0, 120));"#,
+                json!([]),
+            )
+            .await;
+        let title = self.title().await;
+        assert_eq!(unlabelled, json!([]), "unlabelled controls on {title:?}");
+    }
+
     pub async fn script(&self, script: &str, args: Value) -> Value {
         self.cmd(
             Method::POST,
