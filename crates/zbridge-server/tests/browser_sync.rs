@@ -97,13 +97,16 @@ async fn a_sync_runs_from_the_browser_and_its_history_appears() {
         "{history}"
     );
     assert!(history.contains("Finished"), "{history}");
+    let runs = server.store.list_sync_runs(None, 10).await.unwrap();
+    let (_, stats) = server.store.load_sync_run(&runs[0].id).await.unwrap();
+    let account = stats.iter().find(|o| o.object == "Account").unwrap();
+    assert!(account.upserted > 0, "{stats:?}");
+    let counts = format!("Account {} upserted", account.upserted);
+    assert!(history.contains(&counts), "{counts} not in {history}");
     b.screenshot("4_history").await;
     b.quit().await;
 
-    let runs = server.store.list_sync_runs(None, 10).await.unwrap();
     assert_eq!(runs.len(), 1);
-    let (_, stats) = server.store.load_sync_run(&runs[0].id).await.unwrap();
-    assert!(stats.iter().any(|o| o.upserted > 0), "{stats:?}");
     let csv = server
         .api(
             Method::GET,

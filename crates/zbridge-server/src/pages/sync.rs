@@ -46,6 +46,7 @@ pub struct RunRow {
     kind: &'static str,
     status: String,
     duration: String,
+    counts: String,
 }
 
 fn short(id: &str) -> String {
@@ -61,6 +62,29 @@ fn duration(run: &SyncRun) -> String {
             )
         })
         .unwrap_or_else(|| "running".into())
+}
+
+/// Per-object counts in one line: `Account 7↑ 0✗ · Subscription 10↑ …`.
+fn object_counts(objects: &[ObjectStats]) -> String {
+    let parts: Vec<String> = objects
+        .iter()
+        .filter(|o| o.read + o.upserted + o.deleted + o.failed > 0)
+        .map(|o| {
+            let mut text = format!("{} {} upserted", o.object, o.upserted);
+            if o.deleted > 0 {
+                text.push_str(&format!(", {} deleted", o.deleted));
+            }
+            if o.failed > 0 {
+                text.push_str(&format!(", {} failed", o.failed));
+            }
+            text
+        })
+        .collect();
+    if parts.is_empty() {
+        "nothing changed".into()
+    } else {
+        parts.join("; ")
+    }
 }
 
 fn every_text(secs: i64) -> String {
@@ -89,6 +113,11 @@ struct Notice {
 async fn sync_page(state: &AppState, csrf: String) -> Result<SyncPage, ApiError> {
     let profiles = state.store().list_sync_profiles().await?;
     let runs = state.store().list_sync_runs(None, 50).await?;
+    let mut counts = Vec::with_capacity(runs.len());
+    for run in &runs {
+        let (_, objects) = state.store().load_sync_run(&run.id).await?;
+        counts.push(object_counts(&objects));
+    }
     let name_of = |id: &str| {
         profiles
             .iter()
@@ -100,7 +129,9 @@ async fn sync_page(state: &AppState, csrf: String) -> Result<SyncPage, ApiError>
         csrf,
         runs: runs
             .iter()
-            .map(|r| RunRow {
+            .zip(counts)
+            .map(|(r, counts)| RunRow {
+                counts,
                 id: r.id.clone(),
                 short: short(&r.id),
                 profile: name_of(&r.profile_id),
