@@ -11,19 +11,7 @@ use crate::error::ApiError;
 pub async fn saved_client(store: &Store, name: &str) -> Result<ZuoraClient, ApiError> {
     let record = store.load_connection(name).await?;
     let scope = store.variable_scope(record.def.project.as_ref()).await?;
-    let resolved = record.def.resolve(&scope)?;
-    let cache = match &resolved.oauth_settings_location {
-        Some(path) => TokenCache::File {
-            store: store.clone(),
-            connection_id: record.id.clone(),
-            path: path.into(),
-        },
-        None => TokenCache::Store {
-            store: store.clone(),
-            connection_id: record.id.clone(),
-        },
-    };
-    Ok(ZuoraClient::new(resolved, cache)?)
+    Ok(ZuoraClient::for_saved(store, &record, &scope, None)?)
 }
 
 /// Runs the connection Test on a definition as edited, saved or not.

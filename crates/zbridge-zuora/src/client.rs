@@ -127,6 +127,34 @@ impl ZuoraClient {
         Self::with_policy(conn, cache, policy)
     }
 
+    /// A client for a saved connection: variables expanded with `scope`, the service
+    /// optionally overridden, and the token cached under the connection's id in the store, or
+    /// in the `OAuthSettingsLocation` file when the connection names one. The CLI and the web
+    /// UI both build their clients here.
+    pub fn for_saved(
+        store: &zbridge_store::Store,
+        record: &zbridge_store::ConnectionRecord,
+        scope: &zbridge_core::variables::VariableScope,
+        service: Option<zbridge_core::ZuoraService>,
+    ) -> Result<Self, ZuoraError> {
+        let mut resolved = record.def.resolve(scope)?;
+        if let Some(service) = service {
+            resolved.service = service;
+        }
+        let cache = match &resolved.oauth_settings_location {
+            Some(path) => TokenCache::File {
+                store: store.clone(),
+                connection_id: record.id.clone(),
+                path: path.into(),
+            },
+            None => TokenCache::Store {
+                store: store.clone(),
+                connection_id: record.id.clone(),
+            },
+        };
+        Self::new(resolved, cache)
+    }
+
     /// A client with an explicit retry policy (tests use short waits).
     pub fn with_policy(
         conn: ResolvedZuoraConnection,

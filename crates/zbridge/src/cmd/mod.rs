@@ -56,22 +56,8 @@ pub async fn zuora_client_for(
 ) -> anyhow::Result<(zbridge_zuora::ZuoraClient, String)> {
     let record = store.load_connection(name).await?;
     let scope = store.variable_scope(record.def.project.as_ref()).await?;
-    let mut resolved = record.def.resolve(&scope)?;
-    if let Some(service) = service {
-        resolved.service = service;
-    }
-    let cache = match &resolved.oauth_settings_location {
-        Some(path) => zbridge_zuora::TokenCache::File {
-            store: store.clone(),
-            connection_id: record.id.clone(),
-            path: path.into(),
-        },
-        None => zbridge_zuora::TokenCache::Store {
-            store: store.clone(),
-            connection_id: record.id.clone(),
-        },
-    };
-    Ok((zbridge_zuora::ZuoraClient::new(resolved, cache)?, record.id))
+    let client = zbridge_zuora::ZuoraClient::for_saved(store, &record, &scope, service)?;
+    Ok((client, record.id))
 }
 
 /// Asks a yes/no question on the terminal; without a terminal the answer is an error that
