@@ -63,11 +63,9 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// The candidate closest to `input` by edit distance (ties: the first in `candidates`).
-pub(crate) fn closest<'a>(
-    input: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+/// The candidate closest to `input` by edit distance (ties: the first in `candidates`); used to
+/// suggest the spelling a user probably meant.
+pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .min_by_key(|c| edit_distance(input, c))

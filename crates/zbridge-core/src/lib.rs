@@ -17,6 +17,6 @@ pub mod time;
 pub mod value;
 pub mod variables;
 
-pub use error::{ValidationError, Warning};
+pub use error::{ValidationError, Warning, closest};
 pub use names::{ConnectionName, ProjectName, VariableName};
 pub use tenant::{Region, Tenant, ZuoraService};

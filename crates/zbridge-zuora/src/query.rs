@@ -246,12 +246,10 @@ fn resolve_column(name: &str, schema: &TableSchema) -> Result<OutputColumn, Zuor
         return Ok(column_of(&field, Some(&related.name)));
     }
     let field = schema.field(field_name).ok_or_else(|| {
-        let closest = schema
-            .fields
-            .iter()
-            .min_by_key(|f| strsim_distance(&f.name, field_name))
-            .map(|f| format!("; did you mean {}?", f.name))
-            .unwrap_or_default();
+        let closest =
+            zbridge_core::closest(field_name, schema.fields.iter().map(|f| f.name.as_str()))
+                .map(|name| format!("; did you mean {name}?"))
+                .unwrap_or_default();
         invalid(
             "--columns",
             format!("{} has no field '{field_name}'{closest}", schema.name),
@@ -278,24 +276,6 @@ fn resolve_column(name: &str, schema: &TableSchema) -> Result<OutputColumn, Zuor
         ));
     }
     Ok(column_of(field, None))
-}
-
-fn strsim_distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (
-        a.to_lowercase().chars().collect(),
-        b.to_lowercase().chars().collect(),
-    );
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 fn window_cursor(spec: &QuerySpec, schema: &TableSchema) -> Result<Option<String>, ZuoraError> {

@@ -177,6 +177,13 @@ async fn state_files_advance_only_after_a_complete_run() {
         "{bookmark}"
     );
 
+    // A limit could leave rows of the window unread behind the bookmark: refused.
+    let mut limited = args.to_vec();
+    limited.extend(["--limit", "5"]);
+    let refused = run(home.path(), &limited);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot be combined with --limit"));
+
     // Nothing changed: the next window is empty.
     ok(home.path(), &args);
     assert_eq!(

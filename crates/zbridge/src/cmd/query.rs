@@ -326,6 +326,15 @@ async fn execute(
         service = Some(ZuoraService::AQuADataExport);
     }
     let mut spec = build_spec(args)?;
+    // A bookmark moves to the window's end; a limit or a raw query could leave rows of the
+    // window unread behind it.
+    if output.state.is_some() && (args.limit.is_some() || args.sql.is_some() || args.zoql.is_some())
+    {
+        return Err(UsageError(
+            "--state keeps a bookmark over whole windows: it cannot be combined with --limit, --sql or --zoql".into(),
+        )
+        .into());
+    }
     let state = output.state.as_deref().map(State::read).transpose()?;
     if let Some(state) = &state {
         spec.since = spec.since.or(state.bookmark(&spec.table));
