@@ -4,12 +4,11 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use zbridge_salesforce::ClientOptions;
 use zbridge_store::{Store, SyncFailure};
 use zbridge_sync::{Engine, RunRequest, SyncError, SyncOptions};
 
+use crate::AppState;
 use crate::error::ApiError;
-use crate::{AppState, zuora};
 
 impl From<SyncError> for ApiError {
     fn from(error: SyncError) -> Self {
@@ -18,6 +17,7 @@ impl From<SyncError> for ApiError {
             SyncError::Salesforce(e) => e.into(),
             SyncError::Zuora(e) => e.into(),
             SyncError::Options(m) => ApiError::bad_request("Sync options", m),
+            SyncError::ConnectionGone(_) => ApiError::NotFound(error.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -25,23 +25,7 @@ impl From<SyncError> for ApiError {
 
 /// An engine for a profile: its Zuora connection and its active Salesforce credential.
 pub async fn engine_for(state: &AppState, profile: &str) -> Result<Engine, ApiError> {
-    let store = state.store();
-    let p = store.load_sync_profile(profile).await?;
-    let connection = store
-        .list_connections()
-        .await?
-        .into_iter()
-        .find(|c| c.id == p.connection_id)
-        .map(|c| c.name)
-        .ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "the connection of sync profile '{}' is gone",
-                p.name
-            ))
-        })?;
-    let zuora = zuora::saved_client(store, &connection).await?;
-    let salesforce = state.sf().client(&p.name, ClientOptions::default()).await?;
-    Ok(Engine::new(store.clone(), zuora, salesforce))
+    Ok(Engine::for_profile(state.store(), state.sf(), profile).await?)
 }
 
 /// What to start.

@@ -18,6 +18,11 @@ pub enum SyncError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] zbridge_store::StoreError),
+    /// The Zuora connection a profile names was deleted.
+    #[error(
+        "the Zuora connection of sync profile '{0}' was deleted; delete the profile and create it again with 'zbridge sync profile create {0} --connection NAME'"
+    )]
+    ConnectionGone(String),
     /// A local file (the spool) failed.
     #[error("spool file: {0}")]
     Io(#[from] std::io::Error),

@@ -18,6 +18,7 @@ pub mod convert;
 pub mod engine;
 pub mod error;
 pub mod options;
+mod service;
 
 pub use catalog::Catalog;
 pub use engine::{Engine, RunReport, RunRequest};

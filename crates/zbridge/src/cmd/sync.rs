@@ -3,10 +3,9 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
 use chrono::Utc;
 use clap::Args;
-use zbridge_salesforce::{ClientOptions, SyncCredentials};
+use zbridge_salesforce::SyncCredentials;
 use zbridge_store::{ObjectStats, Store, SyncRun};
 use zbridge_sync::engine::FAILURE;
 use zbridge_sync::{Engine, RunReport, RunRequest, SyncOptions};
@@ -27,20 +26,9 @@ pub struct WorkerArgs {
 
 /// An engine for a profile: its Zuora connection and its active Salesforce credential.
 pub async fn engine_for(store: &Store, profile: &str) -> anyhow::Result<Engine> {
-    let p = store.load_sync_profile(profile).await?;
-    let connection = store
-        .list_connections()
-        .await?
-        .into_iter()
-        .find(|c| c.id == p.connection_id)
-        .map(|c| c.name)
-        .with_context(|| format!("the connection of sync profile '{}' is gone", p.name))?;
-    let zuora = super::zuora_client(store, &connection).await?;
     let http = zbridge_salesforce::service::http_client()?;
-    let salesforce = SyncCredentials::new(store.clone(), http)
-        .client(&p.name, ClientOptions::default())
-        .await?;
-    Ok(Engine::new(store.clone(), zuora, salesforce))
+    let credentials = SyncCredentials::new(store.clone(), http);
+    Ok(Engine::for_profile(store, &credentials, profile).await?)
 }
 
 fn split_list(items: &[String]) -> Vec<String> {
