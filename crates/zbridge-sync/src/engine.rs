@@ -57,6 +57,10 @@ pub struct RunRequest {
     pub trigger: String,
     /// The tenant's "now"; the machine's clock when `None`.
     pub now: Option<DateTime<Utc>>,
+    /// Cancelled to stop the run at the next batch boundary (a worker shutting down): the
+    /// batch in flight is finished, the run ends as Failure, and the object's watermark stays
+    /// where it was, so the next run reads that window again.
+    pub stop: CancellationToken,
 }
 
 /// What a run did.
@@ -206,6 +210,7 @@ struct ObjectRun<'a> {
     bulk: bool,
     stats: ObjectStats,
     failures: i64,
+    stop: CancellationToken,
 }
 
 /// A Collections record body from (field, value) pairs: `Rel__r.Ext__c` becomes a nested
@@ -417,8 +422,10 @@ impl Engine {
                     ..Default::default()
                 },
                 failures: 0,
+                stop: request.stop.clone(),
             };
             let result = match extracts.next().await {
+                _ if request.stop.is_cancelled() => Err(SyncError::Stopped),
                 Some(Ok(extracted)) => {
                     self.process_object(&run, &mut ctx, extracted, until, &mut added)
                         .await
@@ -441,6 +448,9 @@ impl Engine {
             }
         }
         drop(extracts);
+        if outcome.is_ok() && request.stop.is_cancelled() {
+            outcome = Err(SyncError::Stopped);
+        }
         if outcome.is_ok() {
             match self
                 .apply_deletes(&run, &profile.id, &catalog, &options)
@@ -627,6 +637,9 @@ impl Engine {
                 seen_retry.insert(id.clone());
             }
             batch.push(RawRow { cells, deleted });
+            if ctx.stop.is_cancelled() {
+                return Err(SyncError::Stopped);
+            }
             if batch.len() >= batch_size {
                 let b = std::mem::take(&mut batch);
                 new_keys.extend(self.process_batch(run, ctx, &columns, b).await?);

@@ -23,6 +23,11 @@ pub enum SyncError {
         "the Zuora connection of sync profile '{0}' was deleted; delete the profile and create it again with 'zbridge sync profile create {0} --connection NAME'"
     )]
     ConnectionGone(String),
+    /// The run was asked to stop (a worker shutting down) and stopped between batches.
+    #[error(
+        "stopped on request between batches; the next run continues from the last committed watermarks"
+    )]
+    Stopped,
     /// A local file (the spool) failed.
     #[error("spool file: {0}")]
     Io(#[from] std::io::Error),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use clap::Args;
+use tokio_util::sync::CancellationToken;
 use zbridge_salesforce::SyncCredentials;
 use zbridge_store::{ObjectStats, Store, SyncRun};
 use zbridge_sync::engine::FAILURE;
@@ -41,7 +42,7 @@ fn split_list(items: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// `zbridge sync run`.
+/// `zbridge sync run`. Ctrl-C stops the run at the next batch boundary.
 pub async fn run(
     profile: &str,
     full: bool,
@@ -49,19 +50,43 @@ pub async fn run(
     trigger: &str,
     json: bool,
 ) -> anyhow::Result<()> {
+    let stop = CancellationToken::new();
+    let on_ctrl_c = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("Stopping after the batch in flight (Ctrl-C again to abort at once).");
+            on_ctrl_c.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
     let store = super::open_store().await?;
-    let engine = engine_for(&store, profile).await?;
-    let report = engine
+    let report = run_once(&store, profile, full, objects, trigger, stop).await?;
+    print_report(&report, json)?;
+    finish(&report)
+}
+
+/// Runs one sync of `profile` until it ends or `stop` is cancelled.
+pub async fn run_once(
+    store: &Store,
+    profile: &str,
+    full: bool,
+    objects: &[String],
+    trigger: &str,
+    stop: CancellationToken,
+) -> anyhow::Result<RunReport> {
+    let engine = engine_for(store, profile).await?;
+    Ok(engine
         .run(&RunRequest {
             profile: profile.to_string(),
             full,
             objects: split_list(objects),
             trigger: trigger.to_string(),
             now: None,
+            stop,
         })
-        .await?;
-    print_report(&report, json)?;
-    finish(&report)
+        .await?)
 }
 
 fn finish(report: &RunReport) -> anyhow::Result<()> {
