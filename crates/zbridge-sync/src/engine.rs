@@ -298,6 +298,23 @@ fn failure_of(object: &str, result: &RecordResult, operation: &str) -> Option<Sy
     }
 }
 
+/// DACO-02 for a billing account without a CrmId: a fix in Zuora is needed, and the account is
+/// read again only when it changes (zuora360-sync.md §5, §9).
+fn missing_crm_id(object: &str, id: &str) -> SyncFailure {
+    failure(
+        object,
+        id,
+        "upsert",
+        Why {
+            code: "DACO-02",
+            class: NEEDS_FIX,
+            status: "MISSING_CRM_ID",
+            message: "Missing CRM ID: the billing account has no CRM Account ID; set its CrmId in Zuora to the Salesforce Account's id to sync it",
+            fields: &[],
+        },
+    )
+}
+
 impl Engine {
     /// An engine over a store and the two clients.
     pub fn new(store: Store, zuora: ZuoraClient, salesforce: SalesforceClient) -> Engine {
@@ -753,7 +770,12 @@ impl Engine {
                     continue;
                 }
                 let Some(raw_crm) = object.crm_id.as_deref().and_then(|c| col(row, c)) else {
-                    out_of_scope(&mut plan, "CrmId removed");
+                    if is_known || ctx.options.skip_accounts_without_crm_id {
+                        // Zuora 360: removing the CrmId removes the account's subtree.
+                        out_of_scope(&mut plan, "CrmId removed");
+                    } else {
+                        plan.failures.push(missing_crm_id(&object.name, &id));
+                    }
                     continue;
                 };
                 match convert::crm_id(&raw_crm) {

@@ -32,6 +32,9 @@ pub struct SyncOptions {
     pub mapping_overrides: BTreeMap<String, ObjectOverride>,
     /// The Salesforce credential profile's name, when it differs from the sync profile's.
     pub credentials: Option<String>,
+    /// Leave billing accounts without a CrmId out silently instead of recording each as a
+    /// DACO-02 needs-a-fix failure (for tenants where many accounts are not in Salesforce).
+    pub skip_accounts_without_crm_id: bool,
 }
 
 impl Default for SyncOptions {
@@ -51,6 +54,7 @@ impl Default for SyncOptions {
             schedule_secs: None,
             mapping_overrides: BTreeMap::new(),
             credentials: None,
+            skip_accounts_without_crm_id: false,
         }
     }
 }

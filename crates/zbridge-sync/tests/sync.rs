@@ -122,7 +122,7 @@ async fn runs_through_faults_on_both_sides_converge_or_fail_cleanly() {
     use zbridge_sim::zuora::Mutation::{Cancel, Update};
     let env = env(Setup {
         accounts: 20,
-        options: serde_json::json!({"lag_secs": 60, "bulk_threshold": 15}),
+        options: serde_json::json!({"lag_secs": 60, "bulk_threshold": 15, "skip_accounts_without_crm_id": true}),
         ..Default::default()
     })
     .await;
@@ -185,7 +185,7 @@ async fn runs_through_faults_on_both_sides_converge_or_fail_cleanly() {
 async fn a_credential_switch_in_the_middle_of_a_run_does_not_fail_it() {
     use zbridge_sim::salesforce::OrgKind;
     let env = env(Setup {
-        options: serde_json::json!({"lag_secs": 60, "batch_size": 4}),
+        options: serde_json::json!({"lag_secs": 60, "batch_size": 4, "skip_accounts_without_crm_id": true}),
         ..Default::default()
     })
     .await;
@@ -235,5 +235,75 @@ async fn runs_through_aqua_converge() {
     assert_eq!(report.run.status, "Finished", "{report:#?}");
     let (_, dq) = common::zuora_client(&env.zuora, zbridge_core::ZuoraService::DataQuery);
     let diffs = differences(&env, &expected(&dq).await);
+    assert!(diffs.is_empty(), "{diffs:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_without_a_crm_id_need_a_fix_and_are_read_again_only_when_changed() {
+    use zbridge_sync::classify::NEEDS_FIX;
+    let env = env(Setup {
+        options: serde_json::json!({"lag_secs": 60}),
+        ..Setup::default()
+    })
+    .await;
+    let mut missing: Vec<String> =
+        common::table(&env.client, "Account", &["Id", "CrmId", "Status"])
+            .await
+            .into_iter()
+            .filter(|r| r["crmid"].is_empty() && r["status"] != "Canceled")
+            .map(|r| r["id"].clone())
+            .collect();
+    missing.sort();
+    assert!(
+        !missing.is_empty(),
+        "the tenant has accounts without a CrmId"
+    );
+
+    let first = env.run(false).await;
+    assert_eq!(first.run.status, "Finished with Errors", "{first:#?}");
+    let failures = env.store.sync_run_failures(&first.run.id).await.unwrap();
+    let flagged: Vec<String> = failures.iter().map(|f| f.external_id.clone()).collect();
+    assert_eq!(flagged, missing, "exactly the accounts without a CrmId");
+    for f in &failures {
+        assert_eq!(
+            (f.object.as_str(), f.code.as_str(), f.retry_class.as_str()),
+            ("Account", "DACO-02", NEEDS_FIX),
+            "{f:?}"
+        );
+        assert_eq!(f.status_code, "MISSING_CRM_ID");
+    }
+    let profile = env.store.load_sync_profile(common::PROFILE).await.unwrap();
+    let open = || async {
+        env.store
+            .open_sync_failures(&profile.id, "Account", NEEDS_FIX)
+            .await
+            .unwrap()
+    };
+    assert_eq!(open().await, missing);
+
+    // Unchanged, they are not read or retried again.
+    env.zuora.advance_clock(std::time::Duration::from_secs(600));
+    let second = env.run(false).await;
+    assert_eq!(second.run.status, "Finished", "{second:#?}");
+    assert_eq!(second.failed, 0);
+    assert_eq!(open().await, missing, "still waiting for a fix");
+
+    // Fixed in Zuora, the account syncs and its failure is resolved.
+    let fixed = missing.remove(0);
+    let crm = zbridge_sim::salesforce::seeded_account_ids(common::SEED, 30)
+        .pop()
+        .unwrap();
+    env.zuora
+        .set_field(0, "Account", &fixed, "CrmId", Some(&crm))
+        .unwrap();
+    env.zuora.advance_clock(std::time::Duration::from_secs(600));
+    let third = env.run(false).await;
+    assert_eq!(third.run.status, "Finished", "{third:#?}");
+    assert!(
+        env.org("Zuora__CustomerAccount__c", "Zuora__External_Id__c")
+            .contains_key(&fixed)
+    );
+    assert_eq!(open().await, missing);
+    let diffs = differences(&env, &expected(&env.client).await);
     assert!(diffs.is_empty(), "{diffs:#?}");
 }

@@ -101,6 +101,8 @@ async fn setup() -> (tempfile::TempDir, Sims) {
             "Sim",
             "--lag-secs",
             "0",
+            "--skip-accounts-without-crm-id",
+            "true",
         ],
     )
     .await;

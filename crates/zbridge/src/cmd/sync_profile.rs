@@ -90,6 +90,10 @@ pub struct OptionArgs {
     /// and `remove`.
     #[arg(long, value_name = "FILE")]
     pub mapping: Option<std::path::PathBuf>,
+    /// Billing accounts without a CrmId: by default each is a DACO-02 needs-a-fix failure
+    /// (read again only when it changes); `true` leaves them out silently.
+    #[arg(long, value_name = "BOOL")]
+    pub skip_accounts_without_crm_id: Option<bool>,
 }
 
 impl OptionArgs {
@@ -111,6 +115,9 @@ impl OptionArgs {
         }
         if let Some(v) = self.lag_secs {
             options.lag_secs = v;
+        }
+        if let Some(v) = self.skip_accounts_without_crm_id {
+            options.skip_accounts_without_crm_id = v;
         }
         if let Some(path) = &self.mapping {
             let text = std::fs::read_to_string(path)
