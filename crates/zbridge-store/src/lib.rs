@@ -9,6 +9,7 @@ mod connections;
 mod db;
 mod describe_cache;
 mod home;
+mod leases;
 pub mod seal;
 mod sf_credentials;
 mod sync_state;
@@ -21,6 +22,10 @@ pub use components::{ComponentRef, SavedComponent};
 pub use connections::{ConnectionRecord, ConnectionSummary, Saved};
 pub use db::DatabaseKind;
 pub use home::Home;
+pub use leases::{
+    ClaimedProfile, DEFAULT_LEASE_TTL, LeaseError, LeaseEvent, LeaseHolder, LeaseKeeper, SyncLease,
+    this_worker_id,
+};
 pub use sf_credentials::{
     CredentialStamp, SYNC_PROFILE_KIND, SecretChange, SfCredentialRecord, SyncProfile,
 };
