@@ -307,3 +307,71 @@ async fn accounts_without_a_crm_id_need_a_fix_and_are_read_again_only_when_chang
     let diffs = differences(&env, &expected(&env.client).await);
     assert!(diffs.is_empty(), "{diffs:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletes_are_complete_past_10000_children_of_one_parent() {
+    // Salesforce's cascade stops at 10,000 children of one master record and leaves the rest
+    // orphaned (the simulator does the same); the engine deletes children itself, first.
+    const CHARGES: &str = "Zuora__SubscriptionProductCharge__c";
+    const EXTRA: usize = zbridge_sim::salesforce::CASCADE_LIMIT + 50;
+    let env = env(Setup {
+        accounts: 4,
+        options: serde_json::json!({
+            "lag_secs": 60,
+            "skip_accounts_without_crm_id": true,
+            "objects": ["Account", "Subscription", "RatePlan", "RatePlanCharge"],
+        }),
+        ..Setup::default()
+    })
+    .await;
+    assert_eq!(env.run(false).await.run.status, "Finished");
+    let charges = env.org(CHARGES, "Zuora__External_Id__c");
+    let (charge, record) = charges.iter().next().expect("a synced charge");
+    let subscription = record["Zuora__Subscription__c"].clone();
+    env.zuora
+        .copy_record(0, "RatePlanCharge", charge, EXTRA)
+        .unwrap();
+    env.zuora.advance_clock(std::time::Duration::from_secs(600));
+    assert_eq!(env.run(false).await.run.status, "Finished");
+    let under = |env: &common::Env| {
+        env.org(CHARGES, "Zuora__External_Id__c")
+            .values()
+            .filter(|c| c["Zuora__Subscription__c"] == subscription)
+            .count()
+    };
+    assert!(under(&env) > EXTRA, "{}", under(&env));
+
+    // Cancelling the billing account removes its whole subtree, every charge included.
+    let parent = |table: &'static str, id: String, column: &'static str| {
+        let client = env.client.clone();
+        async move {
+            common::table(&client, table, &["Id", column])
+                .await
+                .into_iter()
+                .find(|r| r["id"] == id)
+                .map(|r| r[&column.to_ascii_lowercase()].clone())
+                .unwrap()
+        }
+    };
+    let plan = parent("RatePlanCharge", charge.clone(), "RatePlanId").await;
+    let zsub = parent("RatePlan", plan, "SubscriptionId").await;
+    let account = parent("Subscription", zsub, "AccountId").await;
+    env.zuora
+        .set_field(0, "Account", &account, "Status", Some("Canceled"))
+        .unwrap();
+    env.zuora.advance_clock(std::time::Duration::from_secs(600));
+    let report = env.run(false).await;
+    assert_eq!(report.run.status, "Finished", "{report:#?}");
+    assert_eq!(under(&env), 0, "no orphaned charges");
+    let synced = [
+        "Zuora__CustomerAccount__c ",
+        "Zuora__Subscription__c ",
+        "Zuora__SubscriptionRatePlan__c ",
+        "Zuora__SubscriptionProductCharge__c ",
+    ];
+    let diffs: Vec<String> = differences(&env, &expected(&env.client).await)
+        .into_iter()
+        .filter(|d| synced.iter().any(|o| d.starts_with(o)))
+        .collect();
+    assert!(diffs.is_empty(), "{diffs:#?}");
+}

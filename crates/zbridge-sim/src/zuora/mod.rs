@@ -451,6 +451,39 @@ impl RunningZuoraSim {
         Ok(())
     }
 
+    /// Adds `count` copies of the record `id` of `object` (same fields, same parents, new ids,
+    /// created now) and returns their ids: a parent with very many children on demand (e.g.
+    /// past Salesforce's 10,000-child cascade limit).
+    pub fn copy_record(
+        &self,
+        entity: usize,
+        object: &str,
+        id: &str,
+        count: usize,
+    ) -> Result<Vec<String>, ZuoraSimError> {
+        let fail = |m: String| ZuoraSimError::Control(ControlError(m));
+        let kind = schema::catalog()
+            .object(object)
+            .map(|o| o.kind)
+            .ok_or_else(|| fail(format!("unknown object {object}")))?;
+        let e = self
+            .sim
+            .entities
+            .get(entity)
+            .ok_or_else(|| fail(format!("no entity {entity}")))?;
+        let mut store = e.store.write().unwrap_or_else(|p| p.into_inner());
+        let row = store
+            .resolve(kind, id)
+            .ok_or_else(|| fail(format!("no {object} {id}")))?;
+        let now = self.sim.now_ms();
+        let table = store.table_mut(kind);
+        let copies: Vec<store::Row> = (0..count).map(|_| table.push_copy(row, now)).collect();
+        Ok(copies
+            .into_iter()
+            .map(|r| store.codec.encode(kind, r))
+            .collect())
+    }
+
     /// Switches the fault profile (schedules restart).
     pub fn set_faults(&self, profile: FaultProfile) {
         lock(&self.sim.faults).set(profile);

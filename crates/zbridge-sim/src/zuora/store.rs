@@ -147,6 +147,21 @@ impl Col {
         }
     }
 
+    fn push_copy_of(&mut self, row: usize) {
+        fn again<T: Clone>(v: &mut Vec<T>, row: usize) {
+            let value = v[row].clone();
+            v.push(value);
+        }
+        match self {
+            Col::RowId => {}
+            Col::Ref(v) => again(v, row),
+            Col::Int(v) | Col::Dec(v) | Col::Ts(v) => again(v, row),
+            Col::Bool(v) | Col::Pick(v, _) => again(v, row),
+            Col::Date(v) => again(v, row),
+            Col::Text(v) => again(v, row),
+        }
+    }
+
     fn push_null(&mut self) {
         match self {
             Col::RowId => {}
@@ -229,6 +244,18 @@ impl Table {
         self.deleted_at.push(i64::MIN);
         self.set_ts(row, self.created_idx, created);
         self.set_ts(row, self.updated_idx, updated);
+        row
+    }
+
+    /// Appends a live copy of `from` (same fields and references, a new id) created at `now`.
+    pub fn push_copy(&mut self, from: Row, now: i64) -> Row {
+        let row = Row::try_from(self.deleted_at.len()).unwrap_or(NO_ROW - 1);
+        for c in &mut self.cols {
+            c.push_copy_of(from as usize);
+        }
+        self.deleted_at.push(i64::MIN);
+        self.set_ts(row, self.created_idx, now);
+        self.set_ts(row, self.updated_idx, now);
         row
     }
 
