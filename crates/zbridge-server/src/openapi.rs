@@ -329,10 +329,12 @@ fn schemas() -> Value {
         },
         "Connection": {
             "type": "object",
-            "required": ["id", "name", "project", "tenant", "service", "client_id", "client_secret", "refresh_token", "proxy", "advanced", "used_by", "version", "created_at", "updated_at"],
+            "required": ["id", "name", "project", "tenant", "service", "base_url", "client_id", "client_secret", "refresh_token", "proxy", "advanced", "used_by", "version", "created_at", "updated_at"],
             "properties": {
                 "id": {"type": "string"}, "name": {"type": "string"}, "project": {"type": ["string", "null"]},
-                "tenant": {"type": "string"}, "service": {"type": "string"}, "client_id": {"type": "string"},
+                "tenant": {"type": "string"}, "service": {"type": "string"},
+                "base_url": {"type": "string", "description": "Where requests go: the URL advanced property, or the tenant's address."},
+                "client_id": {"type": "string"},
                 "client_secret": {"$ref": "#/components/schemas/SecretState"},
                 "refresh_token": {"$ref": "#/components/schemas/SecretState"},
                 "proxy": {"type": "object", "required": ["enabled", "url", "user", "password"], "properties": {

@@ -5,6 +5,7 @@
 //! secret is sealed with XChaCha20-Poly1305 ([`seal`]) before it reaches either database.
 
 mod components;
+mod connection_view;
 mod connections;
 mod db;
 mod describe_cache;
@@ -19,6 +20,7 @@ mod variables;
 use std::path::{Path, PathBuf};
 
 pub use components::{ComponentRef, SavedComponent};
+pub use connection_view::{AdvancedView, ConnectionView, ProxyView, SecretState};
 pub use connections::{ConnectionRecord, ConnectionSummary, Saved};
 pub use db::DatabaseKind;
 pub use home::Home;

@@ -10,10 +10,10 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use zbridge_core::advanced::KNOWN_KEYS;
 use zbridge_core::connection::ZuoraConnectionDef;
-use zbridge_core::{ConnectionName, ProjectName, Tenant, ValidationError, Warning, ZuoraService};
-use zbridge_store::{ComponentRef, ConnectionRecord, ConnectionSummary};
+use zbridge_core::{ConnectionName, ProjectName, Tenant, ValidationError, ZuoraService};
+use zbridge_store::{ComponentRef, ConnectionSummary, ConnectionView};
 
-use super::{ApiJson, Patch, SecretState};
+use super::{ApiJson, Patch};
 use crate::error::ApiError;
 use crate::pages::connections::apply_rows;
 use crate::{AppState, zuora};
@@ -25,86 +25,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/connections/{name}/test", post(test))
         .route("/connections/{name}/dependencies", get(dependencies))
         .route("/connection-options", get(connection_options))
-}
-
-/// A connection as the API shows it.
-#[derive(Debug, Serialize)]
-pub struct ConnectionView {
-    id: String,
-    name: String,
-    project: Option<String>,
-    tenant: String,
-    service: String,
-    client_id: String,
-    client_secret: SecretState,
-    refresh_token: SecretState,
-    proxy: ProxyView,
-    advanced: Vec<AdvancedView>,
-    used_by: Vec<ComponentRef>,
-    version: i64,
-    created_at: String,
-    updated_at: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    warnings: Vec<Warning>,
-}
-
-#[derive(Debug, Serialize)]
-struct ProxyView {
-    enabled: bool,
-    url: String,
-    user: String,
-    password: SecretState,
-}
-
-/// A row of the advanced table; secret rows show only `secret: {set}`.
-#[derive(Debug, Serialize)]
-struct AdvancedView {
-    key: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    value: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    secret: Option<SecretState>,
-}
-
-impl ConnectionView {
-    fn new(record: &ConnectionRecord, used_by: Vec<ComponentRef>, warnings: Vec<Warning>) -> Self {
-        let def = &record.def;
-        let state = |s: &Option<SecretString>| SecretState { set: s.is_some() };
-        ConnectionView {
-            id: record.id.clone(),
-            name: def.name.to_string(),
-            project: def.project.as_ref().map(ToString::to_string),
-            tenant: def.tenant.clone(),
-            service: def.service.clone(),
-            client_id: def.client_id.clone(),
-            client_secret: state(&def.client_secret),
-            refresh_token: state(&def.refresh_token),
-            proxy: ProxyView {
-                enabled: def.proxy.enabled,
-                url: def.proxy.url.clone(),
-                user: def.proxy.user.clone(),
-                password: state(&def.proxy.password),
-            },
-            advanced: def
-                .advanced
-                .rows()
-                .iter()
-                .map(|row| {
-                    let secret = def.advanced_secrets.contains_key(&row.key);
-                    AdvancedView {
-                        key: row.key.clone(),
-                        value: (!secret).then(|| row.value.clone()),
-                        secret: secret.then_some(SecretState { set: true }),
-                    }
-                })
-                .collect(),
-            used_by,
-            version: record.version,
-            created_at: record.created_at.to_rfc3339(),
-            updated_at: record.updated_at.to_rfc3339(),
-            warnings,
-        }
-    }
 }
 
 /// A create or update request. On update, absent fields keep their value.
@@ -210,7 +130,7 @@ async fn create(
     let mut def = ZuoraConnectionDef::new(ConnectionName::parse(name)?);
     input.apply(&mut def)?;
     let saved = state.store().create_connection(&def).await?;
-    let view = ConnectionView::new(&saved.value, Vec::new(), saved.warnings);
+    let view = saved.value.view(Vec::new()).with_warnings(saved.warnings);
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -220,7 +140,7 @@ async fn show(
 ) -> Result<Json<ConnectionView>, ApiError> {
     let record = state.store().load_connection(&name).await?;
     let used_by = state.store().components_using(&record.id).await?;
-    Ok(Json(ConnectionView::new(&record, used_by, Vec::new())))
+    Ok(Json(record.view(used_by)))
 }
 
 async fn update(
@@ -237,11 +157,9 @@ async fn update(
         .update_connection(&record.id, version, &def)
         .await?;
     let used_by = state.store().components_using(&record.id).await?;
-    Ok(Json(ConnectionView::new(
-        &saved.value,
-        used_by,
-        saved.warnings,
-    )))
+    Ok(Json(
+        saved.value.view(used_by).with_warnings(saved.warnings),
+    ))
 }
 
 async fn delete(

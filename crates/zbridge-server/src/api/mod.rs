@@ -12,7 +12,7 @@ pub mod variables;
 
 use axum::Router;
 use axum::routing::get;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
 
 use crate::AppState;
 
@@ -49,12 +49,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
     }
 }
 
-/// How a secret is shown: only whether it is set.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct SecretState {
-    /// Whether a value is stored.
-    pub set: bool,
-}
+pub use zbridge_store::SecretState;
 
 /// A JSON body whose rejection is an [`ApiError`] with the field and rule, like every other
 /// error of the API.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use zbridge_core::advanced::{self, KNOWN_KEYS};
 use zbridge_core::connection::ZuoraConnectionDef;
 use zbridge_core::{ConnectionName, ProjectName, ValidationError};
-use zbridge_store::{ComponentRef, ConnectionRecord, ConnectionSummary};
+use zbridge_store::{ConnectionRecord, ConnectionSummary, ConnectionView};
 
 use crate::cli::{ClearFields, ConnectionCommand, ConnectionFields};
 use crate::exit::UsageError;
@@ -78,7 +78,7 @@ async fn edit(
 
 fn report(record: &ConnectionRecord, json: bool, verb: &str) -> anyhow::Result<()> {
     if json {
-        output::json(&ConnectionView::new(record, Vec::new()))
+        output::json(&record.view(Vec::new()))
     } else {
         eprintln!("{verb} connection '{}'.", record.def.name);
         Ok(())
@@ -89,7 +89,7 @@ async fn show(name: &str, json: bool) -> anyhow::Result<()> {
     let store = super::open_store().await?;
     let record = store.load_connection(name).await?;
     let users = store.components_using(&record.id).await?;
-    let view = ConnectionView::new(&record, users);
+    let view = record.view(users);
     if json {
         return output::json(&view);
     }
@@ -424,99 +424,6 @@ fn split_pair<'a>(flag: &str, pair: &'a str) -> Result<(&'a str, &'a str), Usage
 }
 
 // ---- showing ----------------------------------------------------------------------------------
-
-/// What `show` prints; secrets appear only as `{"set": bool}`.
-#[derive(Debug, Serialize)]
-struct ConnectionView {
-    id: String,
-    name: String,
-    project: Option<String>,
-    tenant: String,
-    service: String,
-    base_url: String,
-    client_id: String,
-    client_secret: SecretState,
-    refresh_token: SecretState,
-    proxy: ProxyView,
-    advanced: Vec<AdvancedView>,
-    used_by: Vec<ComponentRef>,
-    version: i64,
-    created_at: String,
-    updated_at: String,
-}
-
-#[derive(Debug, Serialize)]
-struct SecretState {
-    set: bool,
-}
-
-#[derive(Debug, Serialize)]
-struct ProxyView {
-    enabled: bool,
-    url: String,
-    user: String,
-    password: SecretState,
-}
-
-#[derive(Debug, Serialize)]
-struct AdvancedView {
-    key: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    value: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    secret: Option<SecretState>,
-}
-
-impl ConnectionView {
-    fn new(record: &ConnectionRecord, used_by: Vec<ComponentRef>) -> Self {
-        let def = &record.def;
-        let state = |s: &Option<SecretString>| SecretState { set: s.is_some() };
-        let base_url = match def.advanced.get("URL") {
-            Some(url) => format!("{url} (from URL)"),
-            None => zbridge_core::Tenant::parse(&def.tenant)
-                .map(|t| t.base_url().to_string())
-                .unwrap_or_else(|_| format!("from Tenant {}", def.tenant)),
-        };
-        ConnectionView {
-            id: record.id.clone(),
-            name: def.name.to_string(),
-            project: def.project.as_ref().map(ToString::to_string),
-            tenant: def.tenant.clone(),
-            service: def.service.clone(),
-            base_url,
-            client_id: def.client_id.clone(),
-            client_secret: state(&def.client_secret),
-            refresh_token: state(&def.refresh_token),
-            proxy: ProxyView {
-                enabled: def.proxy.enabled,
-                url: def.proxy.url.clone(),
-                user: def.proxy.user.clone(),
-                password: state(&def.proxy.password),
-            },
-            advanced: def
-                .advanced
-                .rows()
-                .iter()
-                .map(|row| match def.advanced_secrets.get(&row.key) {
-                    Some(_) => AdvancedView {
-                        key: row.key.clone(),
-                        value: None,
-                        secret: Some(SecretState { set: true }),
-                    },
-                    None => AdvancedView {
-                        key: row.key.clone(),
-                        value: Some(row.value.clone()),
-                        secret: None,
-                    },
-                })
-                .collect(),
-            used_by,
-            version: record.version,
-            created_at: record.created_at.to_rfc3339(),
-            updated_at: record.updated_at.to_rfc3339(),
-        }
-    }
-}
 
 fn print_view(view: &ConnectionView) {
     let mut table = output::table(&["Field", "Value"]);
