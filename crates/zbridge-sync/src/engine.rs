@@ -38,6 +38,8 @@ pub const FINISHED_WITH_ERRORS: &str = "Finished with Errors";
 /// The run stopped.
 pub const FAILURE: &str = "Failure";
 
+mod reconcile;
+
 /// Objects whose windows are read from Zuora ahead of the one being loaded.
 const EXTRACT_AHEAD: usize = 4;
 
@@ -675,6 +677,11 @@ impl Engine {
         self.store
             .resolve_sync_failures(&ctx.profile_id, &object.name, &vanished)
             .await?;
+        if object.scope == Scope::Account
+            && self.zuora.connection().service == ZuoraService::AQuADataExport
+        {
+            self.reconcile_deletes(&ctx.profile_id, object).await?;
+        }
         ctx.stats.api_calls = self.api_used() - calls_before;
         ctx.stats.duration_ms = millis + i64::try_from(started.elapsed().as_millis()).unwrap_or(0);
         ctx.stats.watermark_after = Some(until.max(watermark.unwrap_or(until)));

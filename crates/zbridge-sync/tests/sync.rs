@@ -215,10 +215,10 @@ async fn a_credential_switch_in_the_middle_of_a_run_does_not_fail_it() {
 }
 
 /// Through AQuA (stateless, no delete feed): full and incremental runs with changes and
-/// cancellations converge the same way.
+/// cancellations converge the same way, and so do hard deletes, which AQuA does not report.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_through_aqua_converge() {
-    use zbridge_sim::zuora::Mutation::{Cancel, Update};
+    use zbridge_sim::zuora::Mutation::{Cancel, Delete, Update};
     let env = env(Setup {
         accounts: 20,
         service: zbridge_core::ZuoraService::AQuADataExport,
@@ -230,6 +230,11 @@ async fn runs_through_aqua_converge() {
     env.zuora.mutate(0, "Account", 1, Cancel).unwrap();
     env.zuora.mutate(0, "Subscription", 3, Cancel).unwrap();
     env.zuora.mutate(0, "Invoice", 2, Cancel).unwrap();
+    // Stateless AQuA never reports these; the engine finds them by their missing Ids.
+    env.zuora.mutate(0, "Account", 1, Delete).unwrap();
+    env.zuora.mutate(0, "Subscription", 1, Delete).unwrap();
+    env.zuora.mutate(0, "RatePlanCharge", 2, Delete).unwrap();
+    env.zuora.mutate(0, "Payment", 1, Delete).unwrap();
     env.zuora.advance_clock(std::time::Duration::from_secs(600));
     let report = env.run(false).await;
     assert_eq!(report.run.status, "Finished", "{report:#?}");
