@@ -2,7 +2,8 @@
 //! then serves until interrupted. Used by `peers/tap-zuora/run.sh` until `zbridge sim` exists.
 //!
 //! `cargo run -p zbridge-sim --example zuora_sim -- [--port N] [--seed N] [--accounts N]
-//! [--faults PROFILE] [--data-dir DIR] [--multi-entity] [--no-multiline-text]`
+//! [--faults PROFILE] [--data-dir DIR] [--multi-entity] [--no-multiline-text]
+//! [--wide-rows N] [--job-delay-ms N]`
 
 use std::net::SocketAddr;
 
@@ -21,6 +22,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--data-dir" => builder.data_dir(value()?),
             "--multi-entity" => builder.multi_entity(true),
             "--no-multiline-text" => builder.multiline_text(false),
+            "--wide-rows" => builder.wide_rows(value()?.parse()?),
+            "--job-delay-ms" => {
+                builder.job_delay(std::time::Duration::from_millis(value()?.parse()?))
+            }
             other => return Err(format!("unknown argument {other}").into()),
         };
     }

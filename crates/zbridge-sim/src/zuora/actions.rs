@@ -244,11 +244,12 @@ fn query_more(sim: &Sim, entity: usize, body: &Json) -> Response {
 }
 
 #[allow(clippy::result_large_err)]
-fn object_kind(body: &Json) -> Result<Kind, Response> {
+fn object_kind(sim: &Sim, body: &Json) -> Result<Kind, Response> {
     let t = body.get("type").and_then(Json::as_str).unwrap_or_default();
     catalog()
         .object(t)
         .map(|o| o.kind)
+        .filter(|&k| sim.object_enabled(k))
         .ok_or_else(|| bad_request("INVALID_TYPE", &format!("invalid type: {t}")))
 }
 
@@ -303,7 +304,7 @@ fn unknown_fields(kind: Kind, objects: &[Json]) -> bool {
 }
 
 fn write(sim: &Sim, entity: usize, body: &Json, reject_unknown: bool, update: bool) -> Response {
-    let kind = match object_kind(body) {
+    let kind = match object_kind(sim, body) {
         Ok(k) => k,
         Err(r) => return r,
     };
@@ -371,7 +372,7 @@ fn write(sim: &Sim, entity: usize, body: &Json, reject_unknown: bool, update: bo
 }
 
 fn delete(sim: &Sim, entity: usize, body: &Json) -> Response {
-    let kind = match object_kind(body) {
+    let kind = match object_kind(sim, body) {
         Ok(k) => k,
         Err(r) => return r,
     };

@@ -32,7 +32,7 @@ pub(crate) async fn list(State(sim): State<Arc<Sim>>) -> Response {
         .objects
         .iter()
         .chain(catalog().describe_only.iter());
-    for o in all {
+    for o in all.filter(|o| sim.object_enabled(o.kind)) {
         let _ = writeln!(
             out,
             "  <object href=\"{}\"><name>{}</name><label>{}</label></object>",
@@ -52,12 +52,15 @@ pub(crate) async fn object(
     Path(name): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    let obj = catalog().object(&name).or_else(|| {
-        catalog()
-            .describe_only
-            .iter()
-            .find(|o| o.name.eq_ignore_ascii_case(&name))
-    });
+    let obj = catalog()
+        .object(&name)
+        .filter(|o| sim.object_enabled(o.kind))
+        .or_else(|| {
+            catalog()
+                .describe_only
+                .iter()
+                .find(|o| o.name.eq_ignore_ascii_case(&name))
+        });
     let Some(obj) = obj else {
         return xml(
             StatusCode::NOT_FOUND,

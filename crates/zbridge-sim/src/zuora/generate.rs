@@ -1089,7 +1089,8 @@ mod tests {
     #[test]
     fn every_object_gets_rows_and_dates_are_not_in_the_future() {
         let s = gen_store(42, 200);
-        for t in &s.tables {
+        // Synthetic objects are filled on request only (see `synthetic`).
+        for t in s.tables.iter().filter(|t| !t.kind.def().synthetic) {
             assert!(!t.is_empty(), "{} is empty", t.kind.def().name);
             for r in 0..t.len() as Row {
                 assert!(

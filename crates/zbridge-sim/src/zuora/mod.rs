@@ -24,6 +24,7 @@ pub mod output;
 pub mod query;
 pub mod schema;
 pub mod store;
+pub mod synthetic;
 
 mod actions;
 mod aqua;
@@ -161,6 +162,8 @@ impl ZuoraSimBuilder {
         data_file_ttl: Duration,
         /// `CrmId`s handed out in turn to the accounts that get one (random when empty).
         crm_ids: Vec<String>,
+        /// Rows of the feature-gated, 100-field `WideRecord` object (0: the object is off).
+        wide_rows: usize,
     }
 
     /// Selects a fault profile by name; the error lists the valid names.
@@ -279,6 +282,16 @@ async fn start(cfg: ZuoraSimConfig) -> Result<RunningZuoraSim, ZuoraSimError> {
                     },
                 );
                 assign_crm_ids(&mut store, &gen_cfg.crm_ids);
+                if gen_cfg.wide_rows > 0 {
+                    let rows = gen_cfg.wide_rows / n_entities
+                        + usize::from(e < gen_cfg.wide_rows % n_entities);
+                    synthetic::fill(
+                        &mut store,
+                        store::Row::try_from(rows).unwrap_or(store::NO_ROW - 1),
+                        gen_cfg.seed.wrapping_add(e as u64),
+                        now,
+                    );
+                }
                 store
             })
             .collect::<Vec<_>>()

@@ -27,11 +27,12 @@ pub enum Kind {
     InvoicePayment,
     Refund,
     Usage,
+    WideRecord,
 }
 
 impl Kind {
     /// All stored kinds, in generation (parent-first) order.
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 19] = [
         Kind::Account,
         Kind::Contact,
         Kind::PaymentMethod,
@@ -50,6 +51,7 @@ impl Kind {
         Kind::InvoicePayment,
         Kind::Refund,
         Kind::Usage,
+        Kind::WideRecord,
     ];
 
     /// Position in [`Kind::ALL`].
@@ -167,6 +169,9 @@ pub struct ObjectDef {
     pub fields: Vec<FieldDef>,
     /// Joined objects for Export ZOQL.
     pub relations: Vec<Relation>,
+    /// A simulator-only object whose values are computed from the row number rather than
+    /// stored (see [`super::synthetic`]).
+    pub synthetic: bool,
 }
 
 impl ObjectDef {
@@ -284,6 +289,7 @@ fn object(
         label: label_of(name),
         fields: defs,
         relations,
+        synthetic: false,
     }
 }
 
@@ -869,6 +875,8 @@ fn build_catalog() -> Catalog {
             ],
         ),
     ];
+    let mut objects = objects;
+    objects.push(wide_record());
     for (i, o) in objects.iter().enumerate() {
         debug_assert_eq!(o.kind.index(), i, "catalogue out of order");
     }
@@ -887,6 +895,48 @@ fn build_catalog() -> Catalog {
     }
 }
 
+/// Options of the wide object's `Status` and tier picklists.
+const WIDE_STATUSES: &[&str] = &["Active", "Inactive", "Pending"];
+const WIDE_TIERS: &[&str] = &["Bronze", "Silver", "Gold", "Platinum"];
+
+/// Number of `CustomNN__c` fields of `WideRecord`.
+pub const WIDE_CUSTOM_FIELDS: usize = 90;
+
+/// `WideRecord`: a feature-gated, simulator-only object of exactly 100 fields (Id, five standard
+/// fields, 90 custom fields of every type, the four audit fields), standing in for the
+/// custom-field-heavy objects of real tenants. Its values are computed from the row number.
+fn wide_record() -> ObjectDef {
+    use FieldType::*;
+    let mut fields = vec![
+        F("AccountId", Ref(Kind::Account)),
+        F("Name", Text),
+        F("RecordNumber", Text),
+        F("Status", Picklist(WIDE_STATUSES)),
+        F("Currency", Picklist(CURRENCIES)),
+    ];
+    for i in 1..=WIDE_CUSTOM_FIELDS {
+        let name: &'static str = Box::leak(format!("Custom{i:02}__c").into_boxed_str());
+        let ty = match (i - 1) % 10 {
+            1 | 8 => Decimal,
+            2 => Int,
+            3 => Date,
+            4 => DateTime,
+            5 => Bool,
+            6 => Picklist(WIDE_TIERS),
+            _ => Text,
+        };
+        fields.push(F(name, ty));
+    }
+    let mut def = object(
+        Kind::WideRecord,
+        "WideRecord",
+        fields,
+        &[("Account", Kind::Account, &["AccountId"])],
+    );
+    def.synthetic = true;
+    def
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -899,6 +949,17 @@ mod tests {
         assert_eq!(label_of("MRR"), "MRR");
         assert_eq!(label_of("Region__c"), "Region");
         assert_eq!(label_of("UOM"), "UOM");
+    }
+
+    #[test]
+    fn the_wide_object_has_one_hundred_fields() {
+        let def = Kind::WideRecord.def();
+        assert_eq!(def.fields.len(), 100);
+        assert!(def.synthetic);
+        assert_eq!(
+            def.fields.iter().filter(|f| f.custom).count(),
+            WIDE_CUSTOM_FIELDS
+        );
     }
 
     #[test]

@@ -63,6 +63,9 @@ pub struct ZuoraSimConfig {
     /// `CrmId`s to hand out (in turn) to the accounts that get one, e.g. Account ids that exist
     /// in a simulated Salesforce org; random valid ids when empty.
     pub crm_ids: Vec<String>,
+    /// Rows of the feature-gated `WideRecord` object (100 fields, values computed from the row
+    /// number, about 24 bytes of memory a row); 0 leaves the object off, as on most tenants.
+    pub wide_rows: usize,
 }
 
 impl Default for ZuoraSimConfig {
@@ -93,6 +96,7 @@ impl Default for ZuoraSimConfig {
             data_file_ttl: Duration::from_secs(900),
             aqua_partners: None,
             crm_ids: Vec::new(),
+            wide_rows: 0,
         }
     }
 }
@@ -191,6 +195,12 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Sim {
+    /// Whether the tenant has the object: feature-gated (synthetic) objects only when
+    /// configured.
+    pub(crate) fn object_enabled(&self, kind: super::schema::Kind) -> bool {
+        !kind.def().synthetic || self.cfg.wide_rows > 0
+    }
+
     /// The tenant's current time (milliseconds).
     pub(crate) fn now_ms(&self) -> i64 {
         self.clock.now_ms()

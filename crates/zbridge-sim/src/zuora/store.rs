@@ -8,12 +8,14 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
 
-use super::schema::{FieldType, Kind};
+use super::schema::{FieldDef, FieldType, Kind, ObjectDef, catalog};
+use super::synthetic::Recipe;
 
 /// Row number inside a table.
 pub type Row = u32;
@@ -126,6 +128,35 @@ enum Col {
     Ts(Vec<i64>),
     Pick(Vec<u8>, &'static [&'static str]),
     Text(Vec<Option<Arc<str>>>),
+    /// Values computed from the row number (synthetic objects), shadowed by edits.
+    Computed(Box<Computed>),
+}
+
+/// A computed column: rows below `rows` follow the recipe unless edited; later rows (created
+/// through the API) are NULL until written.
+#[derive(Debug)]
+struct Computed {
+    name: &'static str,
+    recipe: Option<Recipe>,
+    rows: Row,
+    edits: HashMap<Row, Value<'static>>,
+}
+
+impl Computed {
+    fn get(&self, row: Row) -> Value<'_> {
+        match (self.edits.get(&row), &self.recipe) {
+            (Some(edited), _) => borrow(edited),
+            (None, Some(recipe)) if row < self.rows => recipe.value(row, self.name),
+            _ => Value::Null,
+        }
+    }
+}
+
+fn borrow<'a>(v: &'a Value<'static>) -> Value<'a> {
+    match v {
+        Value::Str(s) => Value::Str(Cow::Borrowed(s.as_ref())),
+        other => other.clone(),
+    }
 }
 
 const NULL_I64: i64 = i64::MIN;
@@ -133,6 +164,19 @@ const NULL_I32: i32 = i32::MIN;
 const NULL_U8: u8 = u8::MAX;
 
 impl Col {
+    fn for_field(def: &FieldDef, synthetic: bool) -> Col {
+        let stored = matches!(def.name, "Id" | "CreatedDate" | "UpdatedDate");
+        if synthetic && !stored {
+            return Col::Computed(Box::new(Computed {
+                name: def.name,
+                recipe: None,
+                rows: 0,
+                edits: HashMap::new(),
+            }));
+        }
+        Col::new(def.ty)
+    }
+
     fn new(ty: FieldType) -> Col {
         match ty {
             FieldType::Id => Col::RowId,
@@ -147,13 +191,18 @@ impl Col {
         }
     }
 
-    fn push_copy_of(&mut self, row: usize) {
+    /// Appends a copy of `row`; `new` is the appended row's number.
+    fn push_copy_of(&mut self, row: usize, new: Row) {
         fn again<T: Clone>(v: &mut Vec<T>, row: usize) {
             let value = v[row].clone();
             v.push(value);
         }
         match self {
             Col::RowId => {}
+            Col::Computed(c) => {
+                let value = c.get(row as Row).into_owned();
+                c.edits.insert(new, value);
+            }
             Col::Ref(v) => again(v, row),
             Col::Int(v) | Col::Dec(v) | Col::Ts(v) => again(v, row),
             Col::Bool(v) | Col::Pick(v, _) => again(v, row),
@@ -164,7 +213,7 @@ impl Col {
 
     fn push_null(&mut self) {
         match self {
-            Col::RowId => {}
+            Col::RowId | Col::Computed(_) => {}
             Col::Ref(v) => v.push(NO_ROW),
             Col::Int(v) | Col::Dec(v) | Col::Ts(v) => v.push(NULL_I64),
             Col::Bool(v) | Col::Pick(v, _) => v.push(NULL_U8),
@@ -203,7 +252,11 @@ impl Table {
         let def = kind.def();
         Table {
             kind,
-            cols: def.fields.iter().map(|f| Col::new(f.ty)).collect(),
+            cols: def
+                .fields
+                .iter()
+                .map(|f| Col::for_field(f, def.synthetic))
+                .collect(),
             deleted_at: Vec::new(),
             created_idx: def.idx("CreatedDate"),
             updated_idx: def.idx("UpdatedDate"),
@@ -225,7 +278,7 @@ impl Table {
         self.deleted_at.reserve(n);
         for c in &mut self.cols {
             match c {
-                Col::RowId => {}
+                Col::RowId | Col::Computed(_) => {}
                 Col::Ref(v) => v.reserve(n),
                 Col::Int(v) | Col::Dec(v) | Col::Ts(v) => v.reserve(n),
                 Col::Bool(v) | Col::Pick(v, _) => v.reserve(n),
@@ -251,7 +304,7 @@ impl Table {
     pub fn push_copy(&mut self, from: Row, now: i64) -> Row {
         let row = Row::try_from(self.deleted_at.len()).unwrap_or(NO_ROW - 1);
         for c in &mut self.cols {
-            c.push_copy_of(from as usize);
+            c.push_copy_of(from as usize, row);
         }
         self.deleted_at.push(i64::MIN);
         self.set_ts(row, self.created_idx, now);
@@ -295,38 +348,32 @@ impl Table {
         }
     }
 
+    /// Makes every computed column follow its recipe for the first `rows` rows: `salt` varies
+    /// the values, references pick among `targets` rows, dates fall before `now_ms`.
+    pub fn compute(&mut self, salt: u64, targets: Row, now_ms: i64, rows: Row) {
+        let def = self.kind.def();
+        for (i, c) in self.cols.iter_mut().enumerate() {
+            if let Col::Computed(computed) = c {
+                computed.recipe = Some(Recipe {
+                    ty: def.fields[i].ty,
+                    field: i as u64,
+                    salt,
+                    targets,
+                    now_ms,
+                });
+                computed.rows = rows;
+            }
+        }
+    }
+
     /// Reads one field.
     pub fn get(&self, row: Row, field: usize) -> Value<'_> {
-        let r = row as usize;
-        match &self.cols[field] {
-            Col::RowId => Value::Id(self.kind, row),
-            Col::Ref(v) => match v[r] {
-                NO_ROW => Value::Null,
-                target => match self.kind.def().fields[field].ty {
-                    FieldType::Ref(k) => Value::Id(k, target),
-                    _ => Value::Null,
-                },
-            },
-            Col::Int(v) => opt_i64(v[r]).map_or(Value::Null, Value::Int),
-            Col::Dec(v) => opt_i64(v[r]).map_or(Value::Null, Value::Dec),
-            Col::Ts(v) => opt_i64(v[r]).map_or(Value::Null, Value::Ts),
-            Col::Bool(v) => match v[r] {
-                NULL_U8 => Value::Null,
-                b => Value::Bool(b == 1),
-            },
-            Col::Date(v) => match v[r] {
-                NULL_I32 => Value::Null,
-                d => Value::Date(d),
-            },
-            Col::Pick(v, opts) => match opts.get(v[r] as usize) {
-                Some(s) => Value::Str(Cow::Borrowed(s)),
-                None => Value::Null,
-            },
-            Col::Text(v) => match &v[r] {
-                Some(s) => Value::Str(Cow::Borrowed(s)),
-                None => Value::Null,
-            },
-        }
+        read(
+            &self.cols[field],
+            row,
+            self.kind,
+            self.kind.def().fields[field].ty,
+        )
     }
 
     /// The referenced row of a reference column.
@@ -334,12 +381,33 @@ impl Table {
         match &self.cols[field] {
             Col::Ref(v) => v.get(row as usize).copied().filter(|&r| r != NO_ROW),
             Col::RowId => Some(row),
+            Col::Computed(c) => match c.get(row) {
+                Value::Id(_, target) => Some(target),
+                _ => None,
+            },
             _ => None,
+        }
+    }
+
+    /// Records an edit of a computed cell; false when the column is stored.
+    fn edit(&mut self, row: Row, field: usize, value: Value<'static>) -> bool {
+        match &mut self.cols[field] {
+            Col::Computed(c) => {
+                c.edits.insert(row, value);
+                true
+            }
+            _ => false,
         }
     }
 
     /// Writes a reference.
     pub fn set_ref(&mut self, row: Row, field: usize, target: Option<Row>) {
+        if let FieldType::Ref(kind) = self.kind.def().fields[field].ty {
+            let value = target.map_or(Value::Null, |t| Value::Id(kind, t));
+            if self.edit(row, field, value) {
+                return;
+            }
+        }
         if let Col::Ref(v) = &mut self.cols[field] {
             v[row as usize] = target.unwrap_or(NO_ROW);
         }
@@ -347,6 +415,12 @@ impl Table {
 
     /// Writes text (shared).
     pub fn set_text(&mut self, row: Row, field: usize, value: Arc<str>) {
+        let ty = self.kind.def().fields[field].ty;
+        if matches!(ty, FieldType::Text | FieldType::Picklist(_))
+            && self.edit(row, field, Value::Str(Cow::Owned(value.to_string())))
+        {
+            return;
+        }
         match &mut self.cols[field] {
             Col::Text(v) => v[row as usize] = Some(value),
             Col::Pick(v, opts) => {
@@ -360,6 +434,14 @@ impl Table {
 
     /// Writes a picklist option by index.
     pub fn set_pick(&mut self, row: Row, field: usize, option: usize) {
+        if let FieldType::Picklist(opts) = self.kind.def().fields[field].ty {
+            let value = opts
+                .get(option)
+                .map_or(Value::Null, |o| Value::Str(Cow::Borrowed(o)));
+            if self.edit(row, field, value) {
+                return;
+            }
+        }
         if let Col::Pick(v, opts) = &mut self.cols[field] {
             v[row as usize] = if option < opts.len() {
                 u8::try_from(option).unwrap_or(NULL_U8)
@@ -371,6 +453,17 @@ impl Table {
 
     /// Writes an integer, decimal (already scaled) or instant.
     pub fn set_i64(&mut self, row: Row, field: usize, value: i64) {
+        let typed = match self.kind.def().fields[field].ty {
+            FieldType::Int => Some(Value::Int(value)),
+            FieldType::Decimal => Some(Value::Dec(value)),
+            FieldType::DateTime => Some(Value::Ts(value)),
+            _ => None,
+        };
+        if let Some(typed) = typed
+            && self.edit(row, field, typed)
+        {
+            return;
+        }
         match &mut self.cols[field] {
             Col::Int(v) | Col::Dec(v) | Col::Ts(v) => v[row as usize] = value,
             _ => {}
@@ -383,6 +476,11 @@ impl Table {
 
     /// Writes a date (days since the epoch).
     pub fn set_date(&mut self, row: Row, field: usize, days: i32) {
+        if self.kind.def().fields[field].ty == FieldType::Date
+            && self.edit(row, field, Value::Date(days))
+        {
+            return;
+        }
         if let Col::Date(v) = &mut self.cols[field] {
             v[row as usize] = days;
         }
@@ -390,6 +488,11 @@ impl Table {
 
     /// Writes a boolean.
     pub fn set_bool(&mut self, row: Row, field: usize, value: bool) {
+        if self.kind.def().fields[field].ty == FieldType::Bool
+            && self.edit(row, field, Value::Bool(value))
+        {
+            return;
+        }
         if let Col::Bool(v) = &mut self.cols[field] {
             v[row as usize] = u8::from(value);
         }
@@ -404,66 +507,118 @@ impl Table {
         codec: &IdCodec,
     ) -> Result<(), SetError> {
         let def = &self.kind.def().fields[field];
-        let err = |reason: &str| SetError {
-            field: def.name.to_string(),
-            reason: reason.to_string(),
-        };
-        let r = row as usize;
-        if value.is_null() {
-            match &mut self.cols[field] {
-                Col::RowId => return Err(err("the Id cannot be written")),
-                c => set_null(c, r),
-            }
+        if let Col::Computed(computed) = &mut self.cols[field] {
+            // Converted through a one-cell stored column, so both kinds of column accept and
+            // refuse exactly the same values.
+            let mut scratch = Col::new(def.ty);
+            scratch.push_null();
+            write(&mut scratch, 0, def, value, codec)?;
+            let typed = read(&scratch, 0, self.kind, def.ty).into_owned();
+            computed.edits.insert(row, typed);
             return Ok(());
         }
-        match (&mut self.cols[field], def.ty) {
-            (Col::RowId, _) => return Err(err("the Id cannot be written")),
-            (Col::Ref(v), FieldType::Ref(target)) => {
-                let id = value_text(value, codec);
-                match codec.decode(&id) {
-                    Some((k, tr)) if k == target => v[r] = tr,
-                    _ => {
-                        return Err(err(&format!(
-                            "'{id}' is not a valid {} id",
-                            target.def().name
-                        )));
-                    }
-                }
-            }
-            (Col::Int(v), _) => v[r] = to_i64(value).ok_or_else(|| err("expected an integer"))?,
-            (Col::Dec(v), _) => v[r] = to_dec(value).ok_or_else(|| err("expected a number"))?,
-            (Col::Ts(v), _) => v[r] = to_ts(value).ok_or_else(|| err("expected a date-time"))?,
-            (Col::Date(v), _) => {
-                v[r] = to_date(value).ok_or_else(|| err("expected a date (yyyy-mm-dd)"))?
-            }
-            (Col::Bool(v), _) => {
-                v[r] = match value {
-                    Value::Bool(b) => u8::from(*b),
-                    Value::Str(s) if s.eq_ignore_ascii_case("true") => 1,
-                    Value::Str(s) if s.eq_ignore_ascii_case("false") => 0,
-                    _ => return Err(err("expected true or false")),
-                }
-            }
-            (Col::Pick(v, opts), _) => {
-                let text = value_text(value, codec);
-                let i = opts
-                    .iter()
-                    .position(|o| o.eq_ignore_ascii_case(&text))
-                    .ok_or_else(|| {
-                        err(&format!("'{text}' should be one of: {}", opts.join(", ")))
-                    })?;
-                v[r] = u8::try_from(i).unwrap_or(NULL_U8);
-            }
-            (Col::Text(v), _) => v[r] = Some(Arc::from(value_text(value, codec))),
-            (Col::Ref(_), _) => return Err(err("reference without a target")),
-        }
-        Ok(())
+        write(&mut self.cols[field], row as usize, def, value, codec)
     }
+}
+
+/// Reads one cell of a column of `kind`'s field of type `ty`.
+fn read(col: &Col, row: Row, kind: Kind, ty: FieldType) -> Value<'_> {
+    let r = row as usize;
+    match col {
+        Col::RowId => Value::Id(kind, row),
+        Col::Ref(v) => match (v[r], ty) {
+            (NO_ROW, _) => Value::Null,
+            (target, FieldType::Ref(k)) => Value::Id(k, target),
+            _ => Value::Null,
+        },
+        Col::Int(v) => opt_i64(v[r]).map_or(Value::Null, Value::Int),
+        Col::Dec(v) => opt_i64(v[r]).map_or(Value::Null, Value::Dec),
+        Col::Ts(v) => opt_i64(v[r]).map_or(Value::Null, Value::Ts),
+        Col::Bool(v) => match v[r] {
+            NULL_U8 => Value::Null,
+            b => Value::Bool(b == 1),
+        },
+        Col::Date(v) => match v[r] {
+            NULL_I32 => Value::Null,
+            d => Value::Date(d),
+        },
+        Col::Pick(v, opts) => match opts.get(v[r] as usize) {
+            Some(s) => Value::Str(Cow::Borrowed(s)),
+            None => Value::Null,
+        },
+        Col::Text(v) => match &v[r] {
+            Some(s) => Value::Str(Cow::Borrowed(s)),
+            None => Value::Null,
+        },
+        Col::Computed(c) => c.get(row),
+    }
+}
+
+/// Writes any value into a stored column, converting text to the field's type.
+fn write(
+    col: &mut Col,
+    r: usize,
+    def: &FieldDef,
+    value: &Value<'_>,
+    codec: &IdCodec,
+) -> Result<(), SetError> {
+    let err = |reason: &str| SetError {
+        field: def.name.to_string(),
+        reason: reason.to_string(),
+    };
+    if value.is_null() {
+        match col {
+            Col::RowId => return Err(err("the Id cannot be written")),
+            c => set_null(c, r),
+        }
+        return Ok(());
+    }
+    match (col, def.ty) {
+        (Col::RowId, _) => return Err(err("the Id cannot be written")),
+        (Col::Ref(v), FieldType::Ref(target)) => {
+            let id = value_text(value, codec);
+            match codec.decode(&id) {
+                Some((k, tr)) if k == target => v[r] = tr,
+                _ => {
+                    return Err(err(&format!(
+                        "'{id}' is not a valid {} id",
+                        target.def().name
+                    )));
+                }
+            }
+        }
+        (Col::Int(v), _) => v[r] = to_i64(value).ok_or_else(|| err("expected an integer"))?,
+        (Col::Dec(v), _) => v[r] = to_dec(value).ok_or_else(|| err("expected a number"))?,
+        (Col::Ts(v), _) => v[r] = to_ts(value).ok_or_else(|| err("expected a date-time"))?,
+        (Col::Date(v), _) => {
+            v[r] = to_date(value).ok_or_else(|| err("expected a date (yyyy-mm-dd)"))?
+        }
+        (Col::Bool(v), _) => {
+            v[r] = match value {
+                Value::Bool(b) => u8::from(*b),
+                Value::Str(s) if s.eq_ignore_ascii_case("true") => 1,
+                Value::Str(s) if s.eq_ignore_ascii_case("false") => 0,
+                _ => return Err(err("expected true or false")),
+            }
+        }
+        (Col::Pick(v, opts), _) => {
+            let text = value_text(value, codec);
+            let i = opts
+                .iter()
+                .position(|o| o.eq_ignore_ascii_case(&text))
+                .ok_or_else(|| err(&format!("'{text}' should be one of: {}", opts.join(", "))))?;
+            v[r] = u8::try_from(i).unwrap_or(NULL_U8);
+        }
+        (Col::Text(v), _) => v[r] = Some(Arc::from(value_text(value, codec))),
+        (Col::Ref(_), _) => return Err(err("reference without a target")),
+        (Col::Computed(_), _) => return Err(err("a computed column is edited by its table")),
+    }
+    Ok(())
 }
 
 fn set_null(c: &mut Col, r: usize) {
     match c {
-        Col::RowId => {}
+        Col::RowId | Col::Computed(_) => {}
         Col::Ref(v) => v[r] = NO_ROW,
         Col::Int(v) | Col::Dec(v) | Col::Ts(v) => v[r] = NULL_I64,
         Col::Bool(v) | Col::Pick(v, _) => v[r] = NULL_U8,
@@ -650,6 +805,9 @@ pub struct Store {
     pub codec: IdCodec,
     /// Tables indexed by [`Kind::index`].
     pub tables: Vec<Table>,
+    /// Feature-gated objects this tenant does not have (describe, queries and the Actions API
+    /// do not know them).
+    disabled: Vec<Kind>,
 }
 
 impl Store {
@@ -658,7 +816,27 @@ impl Store {
         Store {
             codec,
             tables: Kind::ALL.iter().map(|&k| Table::new(k)).collect(),
+            disabled: Kind::ALL
+                .iter()
+                .copied()
+                .filter(|k| k.def().synthetic)
+                .collect(),
         }
+    }
+
+    /// Whether the tenant has the object (synthetic objects are off until filled).
+    pub fn enabled(&self, kind: Kind) -> bool {
+        !self.disabled.contains(&kind)
+    }
+
+    /// Turns a feature-gated object on.
+    pub fn enable(&mut self, kind: Kind) {
+        self.disabled.retain(|&k| k != kind);
+    }
+
+    /// The object named `name` (API or Data Query name, any case), if this tenant has it.
+    pub fn object(&self, name: &str) -> Option<&'static ObjectDef> {
+        catalog().object(name).filter(|o| self.enabled(o.kind))
     }
 
     /// The table of `kind`.

@@ -181,6 +181,7 @@ pub fn prepare(src: &str, opts: &QueryOptions, store: &Store) -> Result<Prepared
             let mut names: Vec<String> = catalog()
                 .objects
                 .iter()
+                .filter(|o| store.enabled(o.kind))
                 .map(|o| o.sql_name.clone())
                 .collect();
             names.sort();
@@ -190,7 +191,7 @@ pub fn prepare(src: &str, opts: &QueryOptions, store: &Store) -> Result<Prepared
             })
         }
         Statement::Describe(t) => {
-            let obj = find_object(&t, opts.dialect)?;
+            let obj = find_object(&t, opts.dialect, store)?;
             let rows = obj
                 .fields
                 .iter()
@@ -223,8 +224,12 @@ pub fn prepare(src: &str, opts: &QueryOptions, store: &Store) -> Result<Prepared
     }
 }
 
-fn find_object(name: &str, dialect: Dialect) -> Result<&'static ObjectDef, QueryError> {
-    catalog().object(name).ok_or_else(|| match dialect {
+fn find_object(
+    name: &str,
+    dialect: Dialect,
+    store: &Store,
+) -> Result<&'static ObjectDef, QueryError> {
+    store.object(name).ok_or_else(|| match dialect {
         Dialect::Sql => QueryError::Semantic(format!(
             "Table zuora.{} does not exist",
             name.to_ascii_lowercase()
@@ -245,7 +250,7 @@ impl Binder<'_> {
     }
 
     fn bind(mut self, sel: Select) -> Result<Plan, QueryError> {
-        let base = find_object(&sel.from.name, self.opts.dialect)?;
+        let base = find_object(&sel.from.name, self.opts.dialect, self.store)?;
         let mut names = vec![base.name.to_ascii_lowercase()];
         if let Some(a) = &sel.from.alias {
             names.push(a.to_ascii_lowercase());
@@ -256,7 +261,7 @@ impl Binder<'_> {
             source: SlotSource::Base,
         });
         for j in &sel.joins {
-            let obj = find_object(&j.table.name, self.opts.dialect)?;
+            let obj = find_object(&j.table.name, self.opts.dialect, self.store)?;
             let mut names = vec![obj.name.to_ascii_lowercase()];
             if let Some(a) = &j.table.alias {
                 names.push(a.to_ascii_lowercase());
