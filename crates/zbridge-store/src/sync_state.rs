@@ -12,6 +12,40 @@ use chrono::{DateTime, Utc};
 use crate::db::on_pool;
 use crate::{SYNC_PROFILE_KIND, Store, StoreError, SyncProfile, from_millis, now_millis};
 
+/// Rows per multi-row statement: one round trip to the database for many records, and few
+/// enough binds for SQLite's and PostgreSQL's limits.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// `($f, $f+1, …), (…)`: placeholders for `rows` rows of `width` values, from `$first`.
+fn values_list(rows: usize, width: usize, first: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (0..width)
+                .map(|c| format!("${}", first + r * width + c))
+                .collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `$first, $first+1, …` for an `IN (…)` list of `n` values.
+fn in_list(n: usize, first: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The last of the items that share a key, in the order of those last ones: one statement may not
+/// update the same row twice (PostgreSQL refuses `ON CONFLICT DO UPDATE` on a repeated key).
+fn last_per_key<T, K: std::hash::Hash + Eq>(items: &[T], key: impl Fn(&T) -> K) -> Vec<&T> {
+    let mut seen = HashSet::new();
+    let mut out: Vec<&T> = items.iter().rev().filter(|i| seen.insert(key(i))).collect();
+    out.reverse();
+    out
+}
+
 /// One run of a sync profile.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SyncRun {
@@ -352,21 +386,41 @@ impl Store {
         profile_id: &str,
         failures: &[SyncFailure],
     ) -> Result<(), StoreError> {
-        const RUN: &str = "INSERT INTO sync_run_failures (run_id, object, external_id, operation, code, retry_class, status_code, message, fields) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-            ON CONFLICT (run_id, object, external_id, operation) DO UPDATE SET code = excluded.code, retry_class = excluded.retry_class, status_code = excluded.status_code, message = excluded.message, fields = excluded.fields";
-        const OPEN: &str = "INSERT INTO sync_open_failures (profile_id, object, external_id, operation, retry_class, run_id) VALUES ($1, $2, $3, $4, $5, $6) \
-            ON CONFLICT (profile_id, object, external_id) DO UPDATE SET operation = excluded.operation, retry_class = excluded.retry_class, run_id = excluded.run_id";
         if failures.is_empty() {
             return Ok(());
         }
+        let per_run = last_per_key(failures, |f| {
+            (f.object.clone(), f.external_id.clone(), f.operation.clone())
+        });
+        let open = last_per_key(failures, |f| (f.object.clone(), f.external_id.clone()));
         on_pool!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
-            for f in failures {
-                sqlx::query(RUN).bind(run_id).bind(&f.object).bind(&f.external_id).bind(&f.operation)
-                    .bind(&f.code).bind(&f.retry_class).bind(&f.status_code).bind(&f.message)
-                    .bind(&f.fields).execute(&mut *tx).await?;
-                sqlx::query(OPEN).bind(profile_id).bind(&f.object).bind(&f.external_id)
-                    .bind(&f.operation).bind(&f.retry_class).bind(run_id).execute(&mut *tx).await?;
+            for chunk in per_run.chunks(ROWS_PER_STATEMENT) {
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO sync_run_failures (run_id, object, external_id, operation, code, retry_class, status_code, message, fields) VALUES {} \
+                     ON CONFLICT (run_id, object, external_id, operation) DO UPDATE SET code = excluded.code, retry_class = excluded.retry_class, status_code = excluded.status_code, message = excluded.message, fields = excluded.fields",
+                    values_list(chunk.len(), 9, 1)
+                ));
+                let mut q = sqlx::query(sql);
+                for f in chunk {
+                    q = q.bind(run_id).bind(&f.object).bind(&f.external_id).bind(&f.operation)
+                        .bind(&f.code).bind(&f.retry_class).bind(&f.status_code).bind(&f.message)
+                        .bind(&f.fields);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            for chunk in open.chunks(ROWS_PER_STATEMENT) {
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO sync_open_failures (profile_id, object, external_id, operation, retry_class, run_id) VALUES {} \
+                     ON CONFLICT (profile_id, object, external_id) DO UPDATE SET operation = excluded.operation, retry_class = excluded.retry_class, run_id = excluded.run_id",
+                    values_list(chunk.len(), 6, 1)
+                ));
+                let mut q = sqlx::query(sql);
+                for f in chunk {
+                    q = q.bind(profile_id).bind(&f.object).bind(&f.external_id)
+                        .bind(&f.operation).bind(&f.retry_class).bind(run_id);
+                }
+                q.execute(&mut *tx).await?;
             }
             tx.commit().await
         }.await)?;
@@ -380,18 +434,8 @@ impl Store {
         object: &str,
         external_ids: &[String],
     ) -> Result<(), StoreError> {
-        const SQL: &str = "DELETE FROM sync_open_failures WHERE profile_id = $1 AND object = $2 AND external_id = $3";
-        if external_ids.is_empty() {
-            return Ok(());
-        }
-        on_pool!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
-            for id in external_ids {
-                sqlx::query(SQL).bind(profile_id).bind(object).bind(id).execute(&mut *tx).await?;
-            }
-            tx.commit().await
-        }.await)?;
-        Ok(())
+        self.delete_by_ids("sync_open_failures", profile_id, object, external_ids)
+            .await
     }
 
     /// External ids of the open failures of one object in one retry class.
@@ -443,20 +487,28 @@ impl Store {
         profile_id: &str,
         keys: &[SyncKey],
     ) -> Result<(), StoreError> {
-        const SQL: &str = "INSERT INTO sync_keys (profile_id, object, external_id, parent_object, parent_id, account_id, crm_id) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-            ON CONFLICT (profile_id, object, external_id) DO UPDATE SET parent_object = excluded.parent_object, parent_id = excluded.parent_id, account_id = excluded.account_id, crm_id = excluded.crm_id";
         if keys.is_empty() {
             return Ok(());
         }
+        let keys = last_per_key(keys, |k| (k.object.clone(), k.external_id.clone()));
         on_pool!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
-            for k in keys {
-                let (po, pid) = match &k.parent {
-                    Some((o, i)) => (Some(o.as_str()), Some(i.as_str())),
-                    None => (None, None),
-                };
-                sqlx::query(SQL).bind(profile_id).bind(&k.object).bind(&k.external_id)
-                    .bind(po).bind(pid).bind(&k.account_id).bind(&k.crm_id).execute(&mut *tx).await?;
+            for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO sync_keys (profile_id, object, external_id, parent_object, parent_id, account_id, crm_id) VALUES {} \
+                     ON CONFLICT (profile_id, object, external_id) DO UPDATE SET parent_object = excluded.parent_object, parent_id = excluded.parent_id, account_id = excluded.account_id, crm_id = excluded.crm_id",
+                    values_list(chunk.len(), 7, 1)
+                ));
+                let mut q = sqlx::query(sql);
+                for k in chunk {
+                    let (po, pid) = match &k.parent {
+                        Some((o, i)) => (Some(o.as_str()), Some(i.as_str())),
+                        None => (None, None),
+                    };
+                    q = q.bind(profile_id).bind(&k.object).bind(&k.external_id)
+                        .bind(po).bind(pid).bind(&k.account_id).bind(&k.crm_id);
+                }
+                q.execute(&mut *tx).await?;
             }
             tx.commit().await
         }.await)?;
@@ -470,15 +522,34 @@ impl Store {
         object: &str,
         external_ids: &[String],
     ) -> Result<(), StoreError> {
-        const SQL: &str =
-            "DELETE FROM sync_keys WHERE profile_id = $1 AND object = $2 AND external_id = $3";
-        if external_ids.is_empty() {
+        self.delete_by_ids("sync_keys", profile_id, object, external_ids)
+            .await
+    }
+
+    /// Deletes the rows of `table` (keyed by profile, object and external id) for `ids`, a few
+    /// hundred per statement, in one transaction.
+    async fn delete_by_ids(
+        &self,
+        table: &'static str,
+        profile_id: &str,
+        object: &str,
+        ids: &[String],
+    ) -> Result<(), StoreError> {
+        if ids.is_empty() {
             return Ok(());
         }
         on_pool!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
-            for id in external_ids {
-                sqlx::query(SQL).bind(profile_id).bind(object).bind(id).execute(&mut *tx).await?;
+            for chunk in ids.chunks(ROWS_PER_STATEMENT * 2) {
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "DELETE FROM {table} WHERE profile_id = $1 AND object = $2 AND external_id IN ({})",
+                    in_list(chunk.len(), 3)
+                ));
+                let mut q = sqlx::query(sql).bind(profile_id).bind(object);
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.execute(&mut *tx).await?;
             }
             tx.commit().await
         }.await)?;
@@ -706,5 +777,23 @@ impl Store {
         let affected = on_pool!(&self.db, pool => sqlx::query(SQL).bind(next).bind(&schedule.profile_id)
             .bind(schedule.next_due.timestamp_millis()).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(affected == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_number_rows_and_lists() {
+        assert_eq!(values_list(2, 3, 1), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(in_list(3, 3), "$3, $4, $5");
+    }
+
+    #[test]
+    fn the_last_item_per_key_wins_in_first_order() {
+        let items = [("a", 1), ("b", 2), ("a", 3)];
+        let kept: Vec<_> = last_per_key(&items, |i| i.0).into_iter().copied().collect();
+        assert_eq!(kept, [("b", 2), ("a", 3)]);
     }
 }
