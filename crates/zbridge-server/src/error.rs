@@ -192,3 +192,20 @@ impl From<SalesforceError> for ApiError {
         }
     }
 }
+
+impl From<zbridge_zuora::saved::SavedQueryError> for ApiError {
+    fn from(error: zbridge_zuora::saved::SavedQueryError) -> Self {
+        use zbridge_zuora::saved::SavedQueryError;
+        match error {
+            SavedQueryError::Invalid(e) => ApiError::Invalid(e),
+            SavedQueryError::Store(e) => e.into(),
+            SavedQueryError::Zuora(e) => e.into(),
+            SavedQueryError::ConnectionGone { .. } => ApiError::Conflict {
+                field: "Connection".into(),
+                rule: error.to_string(),
+                used_by: Vec::new(),
+            },
+            SavedQueryError::Unreadable { .. } => ApiError::Internal(error.to_string()),
+        }
+    }
+}

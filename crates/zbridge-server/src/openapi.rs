@@ -79,6 +79,7 @@ fn op(summary: &str, id: &str, params: Vec<Value>, body: Option<Value>, response
 pub fn spec() -> Value {
     let conn = name_param("Connection name (any capitalisation).");
     let var = name_param("Variable name.");
+    let saved_q = name_param("Saved query name (any capitalisation).");
     let conn_t = conn.clone();
     let profile_s = json!({"name": "profile", "in": "path", "required": true, "description": "Sync profile name.",
         "schema": {"type": "string", "minLength": 1}});
@@ -98,7 +99,7 @@ pub fn spec() -> Value {
         "info": {
             "title": "zbridge API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Zuora connections, variables and Salesforce sync credentials. Authenticate with `Authorization: Bearer <access token>`. Secrets are write-only: send a string to set one, null to clear it; responses show only {\"set\": true|false}."
+            "description": "Zuora connections, variables, the Query activity and saved queries, Execute, Salesforce sync credentials and sync runs. Authenticate with `Authorization: Bearer <access token>`. Secrets are write-only: send a string to set one, null to clear it; responses show only {\"set\": true|false}."
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
@@ -158,6 +159,33 @@ pub fn spec() -> Value {
                                    "content": {"text/csv": {"schema": {"type": "string"}},
                                                "application/x-ndjson": {"schema": {"type": "string"}}}},
                            "404": error_response("No connection has that name."),
+                           "502": error_response("Zuora refused before the first row.")}))
+            },
+            "/api/saved-queries": {
+                "get": op("List saved queries", "listSavedQueries", vec![], None,
+                    json!({"200": json_response("The saved queries, by name.", json!({"type": "array", "items": schema_ref("SavedQuery")}))}))
+            },
+            "/api/saved-queries/{name}": {
+                "get": op("Show a saved query", "showSavedQuery", vec![saved_q.clone()], None,
+                    json!({"200": json_response("The saved query.", schema_ref("SavedQuery")),
+                           "404": error_response("No saved query has that name.")})),
+                "put": op("Save a query under a name (replacing one of that name)", "saveSavedQuery", vec![saved_q.clone()], Some(schema_ref("SavedQueryInput")),
+                    json!({"200": json_response("Saved; the connection now lists it among its dependencies.", schema_ref("SavedQuery")),
+                           "404": error_response("No connection has that name.")})),
+                "delete": op("Delete a saved query", "deleteSavedQuery", vec![saved_q.clone()], None,
+                    json!({"204": {"description": "Deleted."},
+                           "404": error_response("No saved query has that name.")}))
+            },
+            "/api/saved-queries/{name}/run": {
+                "post": op("Run a saved query and stream every row", "runSavedQuery", vec![saved_q,
+                        json!({"name": "format", "in": "query", "required": false,
+                               "description": "csv or jsonl; by default the saved query's own format when it is one of them, else csv.",
+                               "schema": {"enum": ["csv", "jsonl"]}})], None,
+                    json!({"200": {"description": "The rows, streamed, as a file named after the saved query; a body cut short means the query failed midway.",
+                                   "content": {"text/csv": {"schema": {"type": "string"}},
+                                               "application/x-ndjson": {"schema": {"type": "string"}}}},
+                           "404": error_response("No saved query has that name."),
+                           "409": error_response("The saved query's connection no longer exists."),
                            "502": error_response("Zuora refused before the first row.")}))
             },
             "/api/procedures": {
@@ -399,6 +427,43 @@ fn schemas() -> Value {
             "where": {"type": "string", "description": "A filter expression, joined with the conditions by AND."}}},
         "DownloadRequest": {"allOf": [{"$ref": "#/components/schemas/QueryRequest"},
             {"type": "object", "properties": {"format": {"enum": ["csv", "jsonl"]}}}]},
+        "SavedQuerySpec": {"type": "object", "required": ["table", "columns", "filter", "since", "until", "cursor", "limit", "include_deleted", "service", "sql", "zoql", "format", "lag"],
+            "description": "What a saved query reads, as `zbridge query --save` stores it.",
+            "properties": {
+                "table": {"type": ["string", "null"]},
+                "columns": {"type": ["array", "null"], "items": {"type": "string"}, "description": "Null: every exportable column."},
+                "filter": {"type": ["string", "null"], "description": "A filter expression."},
+                "since": {"type": ["string", "null"], "description": "Window start (inclusive), as written."},
+                "until": {"type": ["string", "null"], "description": "Window end (exclusive), as written."},
+                "cursor": {"type": ["string", "null"], "description": "The field the window applies to."},
+                "limit": {"type": ["integer", "null"], "minimum": 0},
+                "include_deleted": {"type": "boolean"},
+                "service": {"type": ["string", "null"], "description": "Read through this service instead of the connection's."},
+                "sql": {"type": ["string", "null"], "description": "Data Query SQL run as written."},
+                "zoql": {"type": ["string", "null"], "description": "Export ZOQL run as written."},
+                "format": {"type": "string", "description": "csv, jsonl, json or singer (the CLI's output format)."},
+                "lag": {"type": "string", "description": "With the CLI's --state: how long before now the window ends."}}},
+        "SavedQuery": {"type": "object", "required": ["name", "connection", "connection_id", "query", "updated_at"], "properties": {
+            "name": {"type": "string"},
+            "connection": {"type": ["string", "null"], "description": "The connection's name; null if it no longer exists."},
+            "connection_id": {"type": "string"},
+            "query": {"$ref": "#/components/schemas/SavedQuerySpec"},
+            "updated_at": {"type": "string", "format": "date-time"}}},
+        "SavedQueryInput": {"type": "object", "required": ["connection"], "additionalProperties": false,
+            "description": "The fields of /api/query, and what `zbridge query --save` can store besides. Give a table, or sql, or zoql.",
+            "examples": [{"connection": "Prod", "table": "Account", "columns": ["Id", "Name"],
+                          "conditions": [{"field": "Status", "op": "=", "value": "'Active'"}]}],
+            "properties": {
+                "connection": {"type": "string"}, "table": {"type": ["string", "null"]},
+                "columns": {"type": "array", "items": {"type": "string"}, "description": "Empty: every exportable column."},
+                "conditions": {"type": "array", "items": {"$ref": "#/components/schemas/Condition"}},
+                "where": {"type": "string", "description": "A filter expression, joined with the conditions by AND."},
+                "since": {"type": ["string", "null"]}, "until": {"type": ["string", "null"]},
+                "cursor": {"type": ["string", "null"]}, "limit": {"type": ["integer", "null"], "minimum": 0},
+                "include_deleted": {"type": "boolean"},
+                "service": {"type": ["string", "null"], "description": "DataQuery or AQuADataExport."},
+                "sql": {"type": ["string", "null"]}, "zoql": {"type": ["string", "null"]},
+                "format": {"type": ["string", "null"], "enum": ["csv", "jsonl", "json", "singer", null]}}},
         "Preview": {"type": "object", "required": ["columns", "rows", "notes"], "properties": {
             "columns": {"type": "array", "items": {"type": "string"}},
             "rows": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use zbridge_core::value::Value;
 use zbridge_zuora::ZuoraClient;
 use zbridge_zuora::query::{self, OutputColumn, Plan, QuerySpec, RecordSink};
+use zbridge_zuora::saved::{SavedQuery, SavedQuerySpec};
 use zbridge_zuora::sink::{self, Format};
 
 use crate::error::ApiError;
@@ -144,6 +145,56 @@ impl QueryRequest {
         })
     }
 
+    /// The query as a saved query stores it: the conditions and the free expression become
+    /// one filter.
+    pub fn to_saved(&self) -> Result<SavedQuerySpec, ApiError> {
+        Ok(SavedQuerySpec {
+            table: Some(self.table.trim().to_string()).filter(|t| !t.is_empty()),
+            columns: (!self.columns.is_empty()).then(|| self.columns.clone()),
+            filter: self.filter_text()?,
+            ..SavedQuerySpec::default()
+        })
+    }
+
+    /// The form of a saved query, when the form can show everything it holds (a table query
+    /// without a window, limit, deleted rows or another service).
+    pub fn from_saved(saved: &SavedQuery) -> Option<Self> {
+        let q = &saved.query;
+        let plain = q.raw_text().is_none()
+            && q.since.is_none()
+            && q.until.is_none()
+            && q.cursor.is_none()
+            && q.limit.is_none()
+            && !q.include_deleted
+            && q.service.is_none();
+        Some(QueryRequest {
+            connection: saved.connection.clone()?,
+            table: q.table.clone().filter(|_| plain)?,
+            columns: q.columns.clone().unwrap_or_default(),
+            conditions: Vec::new(),
+            filter: q.filter.clone().unwrap_or_default(),
+        })
+    }
+
+    /// The query string of the Query page showing this query.
+    pub fn to_query_string(&self) -> String {
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        out.append_pair("connection", &self.connection);
+        out.append_pair("table", &self.table);
+        for c in &self.columns {
+            out.append_pair("columns", c);
+        }
+        for c in &self.conditions {
+            out.append_pair("cond_field", &c.field);
+            out.append_pair("cond_op", &c.op);
+            out.append_pair("cond_value", &c.value);
+        }
+        if !self.filter.is_empty() {
+            out.append_pair("where", &self.filter);
+        }
+        out.finish()
+    }
+
     /// Describes the table and plans the read; every input error surfaces here, before any
     /// job is submitted or byte is sent.
     pub async fn plan(&self, client: &ZuoraClient, limit: Option<u64>) -> Result<Plan, ApiError> {
@@ -246,12 +297,12 @@ impl std::io::Write for ChannelWriter {
     }
 }
 
-/// Streams every row of `plan` as `format`. Errors after the first byte end the body
-/// abruptly, so a client never mistakes a cut-off file for a complete one.
-pub fn download(client: ZuoraClient, plan: Plan, format: Format) -> Response {
+/// Streams every row of `plan` as `format`, as a file named after `name` (a table or a saved
+/// query). Errors after the first byte end the body abruptly, so a client never mistakes a
+/// cut-off file for a complete one.
+pub fn download(client: ZuoraClient, plan: Plan, format: Format, name: &str) -> Response {
     let (tx, mut rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(CHUNKS_IN_FLIGHT);
     let errors = tx.clone();
-    let table = plan.table.clone();
     tokio::spawn(async move {
         let writer = ChannelWriter {
             tx,
@@ -279,7 +330,8 @@ pub fn download(client: ZuoraClient, plan: Plan, format: Format) -> Response {
         Format::Json => ("application/json", "json"),
         Format::Singer => ("application/x-ndjson", "singer.jsonl"),
     };
-    let file: String = table
+    let file: String = name
+        .trim()
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' {
@@ -289,6 +341,11 @@ pub fn download(client: ZuoraClient, plan: Plan, format: Format) -> Response {
             }
         })
         .collect();
+    let file = if file.is_empty() {
+        "query".into()
+    } else {
+        file
+    };
     (
         [
             (header::CONTENT_TYPE, mime.to_string()),

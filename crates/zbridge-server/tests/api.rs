@@ -52,6 +52,14 @@ async fn every_endpoint_without_a_token_gets_401() {
     ops.push((Method::GET, "/connections/Prod".into()));
     ops.push((Method::POST, "/connection-editor/save".into()));
     ops.push((Method::GET, "/variables".into()));
+    ops.push((
+        Method::GET,
+        "/query/save?connection=Prod&table=Account".into(),
+    ));
+    ops.push((Method::POST, "/query/save".into()));
+    ops.push((Method::GET, "/query/saved/Prod".into()));
+    ops.push((Method::GET, "/query/saved/Prod/download".into()));
+    ops.push((Method::POST, "/query/saved/Prod/delete".into()));
     for (method, path) in ops {
         for auth in [None, Some("Bearer wrong-token"), Some("Basic Zm9vOmJhcg==")] {
             let mut req = common::http().request(method.clone(), format!("{}{path}", server.url));

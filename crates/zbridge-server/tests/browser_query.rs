@@ -3,9 +3,6 @@
 
 mod common;
 
-use secrecy::SecretString;
-use zbridge_core::ConnectionName;
-use zbridge_core::connection::ZuoraConnectionDef;
 use zbridge_sim::zuora::ZuoraSim;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,15 +17,7 @@ async fn a_query_preview_and_a_csv_download_in_chromium() {
         .await
         .unwrap();
     let server = common::start().await;
-    let mut def = ZuoraConnectionDef::new(ConnectionName::parse("Sim").unwrap());
-    def.client_id = sim.client_id().into();
-    def.client_secret = Some(SecretString::from(sim.client_secret().to_string()));
-    def.service = "DataQuery".into();
-    def.set_advanced("URL", SecretString::from(sim.base_url().to_string()))
-        .unwrap();
-    def.set_advanced("PollInterval", SecretString::from("1".to_string()))
-        .unwrap();
-    server.store.create_connection(&def).await.unwrap();
+    server.add_sim_connection(&sim).await;
 
     let b = common::browser::Browser::start(&chromedriver, "ui_query").await;
     b.sign_in(&server.url, common::TOKEN).await;

@@ -4,10 +4,7 @@
 mod common;
 
 use reqwest::Method;
-use secrecy::SecretString;
 use serde_json::{Value, json};
-use zbridge_core::ConnectionName;
-use zbridge_core::connection::ZuoraConnectionDef;
 use zbridge_sim::zuora::ZuoraSim;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -19,12 +16,7 @@ async fn execute_reports_each_record_and_never_the_token() {
         .await
         .unwrap();
     let server = common::start().await;
-    let mut def = ZuoraConnectionDef::new(ConnectionName::parse("Sim").unwrap());
-    def.client_id = sim.client_id().into();
-    def.client_secret = Some(SecretString::from(sim.client_secret().to_string()));
-    def.set_advanced("URL", SecretString::from(sim.base_url().to_string()))
-        .unwrap();
-    server.store.create_connection(&def).await.unwrap();
+    server.add_sim_connection(&sim).await;
 
     let created: Value = server
         .api(Method::POST, "/api/execute")

@@ -27,15 +27,20 @@ fn body_for(operation: &str) -> Value {
             json!({"connection": "Prod", "table": "account", "columns": ["accountnumber", "name"]})
         }
         "runQuery" => json!({"connection": "Prod", "table": "account", "format": "jsonl"}),
+        "saveSavedQuery" => {
+            json!({"connection": "Prod", "table": "account", "columns": ["accountnumber", "name"]})
+        }
         "execute" => json!({"connection": "Prod", "procedure": "GetOAuthAccessToken"}),
         "scheduleSync" => json!({"every": "2h"}),
         _ => json!({}),
     }
 }
 
-/// Reads, then writes, then deletes; the OAuth credential (whose delete revokes) last.
+/// Reads, then writes, then deletes; the OAuth credential (whose delete revokes) last. A
+/// saved query is run after it is saved.
 fn rank(method: &Method, operation: &str) -> u8 {
     match (method.as_str(), operation) {
+        (_, "runSavedQuery") => 2,
         (_, "deleteOAuthCredential") => 4,
         (_, "cleanupSync") => 5,
         ("GET", _) => 0,
@@ -204,8 +209,9 @@ async fn no_response_body_or_header_holds_a_secret() {
     operations.sort();
     let mut seen = Vec::new();
     for (_, method, path, id) in &operations {
-        // Deleting the profile would leave the pages below nothing to show; it goes last.
-        if id == "deleteSyncProfile" {
+        // Deleting the profile or the saved query would leave the pages below nothing to
+        // show; they go last.
+        if id == "deleteSyncProfile" || id == "deleteSavedQuery" {
             continue;
         }
         let mut req = server.api(method.clone(), path);
@@ -229,6 +235,9 @@ async fn no_response_body_or_header_holds_a_secret() {
         if *id == "runQuery" {
             assert_eq!(body.lines().count(), 3, "the walk reached Zuora: {body}");
         }
+        if *id == "runSavedQuery" {
+            assert_eq!(body.lines().count(), 4, "the saved query ran: {body}");
+        }
         if *id == "testSfAccess" {
             assert!(
                 body.contains("successful"),
@@ -251,6 +260,9 @@ async fn no_response_body_or_header_holds_a_secret() {
         "/sf-credentials/Main?edit=password",
         "/sf-credentials/Main?edit=oauth",
         "/query?connection=Prod&table=account&columns=name&action=preview",
+        "/query?connection=Prod&table=account&save_name=Prod&saved=Prod",
+        "/query/save?connection=Prod&table=account&columns=name&save_name=Prod",
+        "/query/saved/Prod/delete",
         "/execute",
         "/sync",
     ];
@@ -277,6 +289,12 @@ async fn no_response_body_or_header_holds_a_secret() {
     let body = resp.text().await.unwrap();
     assert!(body.contains("Test succeeded"), "{body}");
 
+    let deleted = server
+        .api(Method::DELETE, "/api/saved-queries/Prod")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
     let deleted = server
         .api(Method::DELETE, "/api/sync-profiles/Main")
         .send()

@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod policy;
 pub mod query;
 pub mod reader;
+pub mod saved;
 pub mod sink;
 pub mod test;
 pub mod token;

@@ -5,6 +5,7 @@
 pub mod connections;
 pub mod execute;
 pub mod query;
+pub mod saved_queries;
 pub mod sf_credentials;
 pub mod sync;
 
@@ -23,6 +24,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(variables::routes())
         .merge(execute::routes())
         .merge(query::routes())
+        .merge(saved_queries::routes())
         .merge(sf_credentials::routes())
         .merge(sync::routes())
 }

@@ -63,5 +63,6 @@ async fn download(
     let format = query::format_of(body.format.as_deref().unwrap_or("csv"))?;
     let client = zuora::saved_client(state.store(), &body.query.connection).await?;
     let plan = body.query.plan(&client, None).await?;
-    Ok(query::download(client, plan, format))
+    let table = plan.table.clone();
+    Ok(query::download(client, plan, format, &table))
 }

@@ -3,7 +3,10 @@
 #![allow(dead_code)]
 
 use secrecy::SecretString;
+use zbridge_core::ConnectionName;
+use zbridge_core::connection::ZuoraConnectionDef;
 use zbridge_server::{AccessToken, AppState, ServerOptions};
+use zbridge_sim::zuora::RunningZuoraSim;
 use zbridge_store::{Home, Store};
 
 pub const TOKEN: &str = "test-access-token-0123456789abcdef";
@@ -42,6 +45,19 @@ pub fn http() -> reqwest::Client {
 }
 
 impl Server {
+    /// Saves the connection `Sim`: Data Query against the Zuora simulator, polling every second.
+    pub async fn add_sim_connection(&self, sim: &RunningZuoraSim) {
+        let mut def = ZuoraConnectionDef::new(ConnectionName::parse("Sim").unwrap());
+        def.client_id = sim.client_id().into();
+        def.client_secret = Some(SecretString::from(sim.client_secret().to_string()));
+        def.service = "DataQuery".into();
+        def.set_advanced("URL", SecretString::from(sim.base_url().to_string()))
+            .unwrap();
+        def.set_advanced("PollInterval", SecretString::from("1".to_string()))
+            .unwrap();
+        self.store.create_connection(&def).await.unwrap();
+    }
+
     pub fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         http()
             .request(method, format!("{}{path}", self.url))
