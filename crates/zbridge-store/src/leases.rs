@@ -13,6 +13,12 @@
 //! disagree still agree on when a lease expires. Each acquisition gets a new `lease_id`:
 //! renewals and the release name it, so a holder that lost its lease can never extend or drop
 //! the next holder's.
+//!
+//! A lease also names its holder's process (machine boot, pid namespace and pid, on Linux).
+//! [`Store::acquire_sync_lease`] (a person running `sync run` or the web UI) takes over at once
+//! a live lease whose holder is provably gone: same machine boot and pid namespace, and that pid
+//! no longer runs (a reused pid only makes it wait for the expiry). Workers always wait for the
+//! expiry, which is what holds across machines.
 
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -41,6 +47,9 @@ pub struct SyncLease {
     pub worker_id: String,
     /// When it expires unless renewed (database clock).
     pub expires_at: DateTime<Utc>,
+    /// The worker id of a holder whose process was gone, whose lease this one replaced before
+    /// it expired.
+    pub took_over_from: Option<String>,
     /// How long each renewal extends it.
     pub ttl: Duration,
     /// When (on this machine's monotonic clock) the request that set `expires_at` was sent:
@@ -111,6 +120,37 @@ pub fn this_worker_id() -> &'static str {
     })
 }
 
+/// What identifies this process's pid namespace on this machine boot (Linux), or "" when it
+/// cannot be known: two processes with the same key see the same pids.
+fn process_key() -> &'static str {
+    static KEY: OnceLock<String> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id");
+        let namespace = std::fs::read_link("/proc/self/ns/pid");
+        match (boot, namespace) {
+            (Ok(boot), Ok(ns)) => format!("{}/{}", boot.trim(), ns.display()),
+            _ => String::new(),
+        }
+    })
+}
+
+/// Whether process `pid` of this pid namespace has ended (gone, or a zombie waiting to be
+/// reaped). Unsure answers are "no": the caller then waits for the lease to expire.
+fn process_gone(pid: i64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        // "pid (comm) S ...": the state follows the last ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| matches!(state, 'Z' | 'X')),
+    }
+}
+
+fn this_pid() -> i64 {
+    i64::from(std::process::id())
+}
+
 /// SQL that differs between the two databases.
 struct Dialect {
     /// Starts a transaction that writes.
@@ -145,11 +185,16 @@ fn ttl_millis(ttl: Duration) -> i64 {
 }
 
 /// Takes (or steals, once expired) the lease row of a profile; true when this caller got it.
-const TAKE: &str = "INSERT INTO sync_leases (profile_id, lease_id, worker_id, acquired_at, expires_at, renewals) \
-    VALUES ($1, $2, $3, $4, $5, 0) \
+const TAKE: &str = "INSERT INTO sync_leases (profile_id, lease_id, worker_id, acquired_at, expires_at, renewals, holder_key, holder_pid) \
+    VALUES ($1, $2, $3, $4, $5, 0, $6, $7) \
     ON CONFLICT (profile_id) DO UPDATE SET lease_id = excluded.lease_id, worker_id = excluded.worker_id, \
-    acquired_at = excluded.acquired_at, expires_at = excluded.expires_at, renewals = 0 \
+    acquired_at = excluded.acquired_at, expires_at = excluded.expires_at, renewals = 0, \
+    holder_key = excluded.holder_key, holder_pid = excluded.holder_pid \
     WHERE sync_leases.expires_at <= $4";
+
+/// Replaces a live lease whose holder is gone, only if it is still that holder's.
+const TAKE_OVER: &str = "UPDATE sync_leases SET lease_id = $3, worker_id = $4, acquired_at = $5, expires_at = $6, \
+    renewals = 0, holder_key = $7, holder_pid = $8 WHERE profile_id = $1 AND lease_id = $2";
 
 /// The next due time after `now`: whole intervals on from `due`, so missed ticks are not run
 /// one after another and the schedule keeps its phase.
@@ -200,7 +245,8 @@ impl Store {
             for (profile_id, name, every_secs, due, interrupted) in rows {
                 let lease_id = uuid::Uuid::new_v4().to_string();
                 let got = sqlx::query(TAKE).bind(&profile_id).bind(&lease_id).bind(worker_id)
-                    .bind(now).bind(now + ttl_ms).execute(&mut *tx).await?.rows_affected();
+                    .bind(now).bind(now + ttl_ms).bind(process_key()).bind(this_pid())
+                    .execute(&mut *tx).await?.rows_affected();
                 if got == 0 {
                     // `sync run` or the web UI took it since the SELECT.
                     continue;
@@ -217,6 +263,7 @@ impl Store {
                         lease_id,
                         worker_id: worker_id.to_string(),
                         expires_at: from_millis(now + ttl_ms),
+                        took_over_from: None,
                         ttl,
                         taken,
                     },
@@ -230,7 +277,8 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Takes the lease of `profile` for `worker_id`, or says who holds it.
+    /// Takes the lease of `profile` for `worker_id`, or says who holds it. A live lease whose
+    /// holder process is provably gone (see the module docs) is taken over at once.
     pub async fn acquire_sync_lease(
         &self,
         profile: &SyncProfile,
@@ -239,32 +287,45 @@ impl Store {
     ) -> Result<SyncLease, LeaseError> {
         let d = dialect(&self.db);
         let now_sql = sqlx::AssertSqlSafe(format!("SELECT {}", d.now));
-        const HOLDER: &str = "SELECT worker_id, expires_at FROM sync_leases WHERE profile_id = $1";
+        const HOLDER: &str = "SELECT lease_id, worker_id, expires_at, holder_key, holder_pid FROM sync_leases WHERE profile_id = $1";
         let ttl_ms = ttl_millis(ttl);
         let lease_id = uuid::Uuid::new_v4().to_string();
         let taken = tokio::time::Instant::now();
-        let outcome: Result<i64, (String, i64)> = on_pool!(&self.db, pool => async {
+        type Holder = (String, String, i64, String, i64);
+        let outcome: Result<(i64, Option<String>), (String, i64)> = on_pool!(&self.db, pool => async {
             let mut tx = pool.begin_with(d.begin).await?;
             let (now,): (i64,) = sqlx::query_as(now_sql).fetch_one(&mut *tx).await?;
             let got = sqlx::query(TAKE).bind(&profile.id).bind(&lease_id).bind(worker_id)
-                .bind(now).bind(now + ttl_ms).execute(&mut *tx).await?.rows_affected();
+                .bind(now).bind(now + ttl_ms).bind(process_key()).bind(this_pid())
+                .execute(&mut *tx).await?.rows_affected();
             let outcome = if got == 1 {
-                Ok(now + ttl_ms)
+                Ok((now + ttl_ms, None))
             } else {
-                let holder: (String, i64) = sqlx::query_as(HOLDER).bind(&profile.id).fetch_one(&mut *tx).await?;
-                Err(holder)
+                let (old_lease, holder, until, key, pid): Holder =
+                    sqlx::query_as(HOLDER).bind(&profile.id).fetch_one(&mut *tx).await?;
+                let gone = !key.is_empty() && key == process_key() && pid != this_pid() && process_gone(pid);
+                let replaced = gone && sqlx::query(TAKE_OVER).bind(&profile.id).bind(&old_lease)
+                    .bind(&lease_id).bind(worker_id).bind(now).bind(now + ttl_ms)
+                    .bind(process_key()).bind(this_pid())
+                    .execute(&mut *tx).await?.rows_affected() == 1;
+                if replaced {
+                    Ok((now + ttl_ms, Some(holder)))
+                } else {
+                    Err((holder, until))
+                }
             };
             tx.commit().await?;
             Ok::<_, sqlx::Error>(outcome)
         }.await)
         .map_err(StoreError::from)?;
         match outcome {
-            Ok(expires) => Ok(SyncLease {
+            Ok((expires, took_over_from)) => Ok(SyncLease {
                 profile_id: profile.id.clone(),
                 profile_name: profile.name.clone(),
                 lease_id,
                 worker_id: worker_id.to_string(),
                 expires_at: from_millis(expires),
+                took_over_from,
                 ttl,
                 taken,
             }),
@@ -452,6 +513,18 @@ mod tests {
         // Three ticks were missed: one run, and the schedule keeps its phase.
         assert_eq!(next_due(1_000, 60_000, 200_000), 241_000);
         assert_eq!(next_due(90_000, 60_000, 30_000), 90_000, "not due yet");
+    }
+
+    #[test]
+    fn this_process_is_running_and_a_reaped_child_is_gone() {
+        assert!(!process_gone(this_pid()));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = i64::from(child.id());
+        child.wait().unwrap();
+        assert!(process_gone(pid));
+        if cfg!(target_os = "linux") {
+            assert!(!process_key().is_empty());
+        }
     }
 
     #[test]

@@ -285,3 +285,76 @@ async fn a_keeper_renews_and_reports_a_stolen_lease() {
         assert!(store.release_sync_lease(&other).await.unwrap());
     }
 }
+
+/// Runs one statement on the backend's database directly.
+async fn raw(backend: &common::Backend, sql: String) {
+    use sqlx::Connection;
+    match &backend.pg_url {
+        Some(url) => {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }
+        None => {
+            let path = backend.dir.path().join("zbridge.db");
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_live_lease_of_a_process_that_is_gone_is_taken_over_at_once() {
+    let mut dead = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = dead.id();
+    dead.wait().unwrap();
+    for backend in common::backends().await {
+        let name = backend.name;
+        let store = backend.open().await;
+        let p = profiles(&store, 1).await.remove(0);
+        store
+            .acquire_sync_lease(&p, "w1", Duration::from_secs(60))
+            .await
+            .unwrap();
+        // Held by a process of this machine that still runs (this one): refused.
+        assert!(matches!(
+            store.acquire_sync_lease(&p, "w2", SHORT).await,
+            Err(LeaseError::Held { .. })
+        ));
+        // Held by a process of another machine (or pid namespace): refused, whatever its pid.
+        raw(
+            &backend,
+            format!("UPDATE sync_leases SET holder_key = 'elsewhere', holder_pid = {dead_pid}"),
+        )
+        .await;
+        assert!(matches!(
+            store.acquire_sync_lease(&p, "w2", SHORT).await,
+            Err(LeaseError::Held { .. })
+        ));
+        // Held by a process of this machine that has ended: taken over before it expires.
+        let key = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+        let ns = std::fs::read_link("/proc/self/ns/pid").unwrap();
+        raw(
+            &backend,
+            format!(
+                "UPDATE sync_leases SET holder_key = '{}/{}'",
+                key.trim(),
+                ns.display()
+            ),
+        )
+        .await;
+        let lease = store.acquire_sync_lease(&p, "w2", SHORT).await.unwrap();
+        assert_eq!(lease.took_over_from.as_deref(), Some("w1"), "{name}");
+        assert_eq!(
+            store.sync_lease(&p.id).await.unwrap().unwrap().worker_id,
+            "w2"
+        );
+    }
+}

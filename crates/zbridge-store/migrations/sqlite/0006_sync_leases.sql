@@ -10,7 +10,11 @@ CREATE TABLE sync_leases (
     worker_id TEXT NOT NULL,
     acquired_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
-    renewals BIGINT NOT NULL
+    renewals BIGINT NOT NULL,
+    -- The holder's process: its machine boot and pid namespace, and its pid. A command on the
+    -- same machine and namespace can see that the process is gone and take over at once.
+    holder_key TEXT NOT NULL,
+    holder_pid BIGINT NOT NULL
 );
 
 -- Runs left `Running` are few; workers look for them on every claim to resume them.
