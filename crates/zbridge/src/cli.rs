@@ -71,8 +71,9 @@ pub enum Command {
     Sync(crate::cmd::sync_profile::SyncCommand),
     /// Serve the web UI and the JSON API (loopback by default; sign in with the access token).
     Serve(crate::cmd::serve::ServeArgs),
-    /// Run the scheduled syncs that are due ('zbridge sync schedule').
-    Worker(crate::cmd::sync::WorkerArgs),
+    /// Run the scheduled syncs that are due ('zbridge sync schedule'); several workers may share
+    /// one PostgreSQL database (ZBRIDGE_DATABASE_URL).
+    Worker(crate::cmd::worker::WorkerArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,6 +10,7 @@ mod sim;
 pub mod sync;
 pub mod sync_profile;
 mod variable;
+pub mod worker;
 
 use zbridge_store::{Home, Store};
 
@@ -31,7 +32,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SfCredentials(command) => sf_credentials::run(*command, json).await,
         Command::Sync(command) => sync_profile::run(command, json).await,
         Command::Serve(args) => serve::run(args).await,
-        Command::Worker(args) => sync::worker(args, json).await,
+        Command::Worker(args) => worker::run(args, json).await,
     }
 }
 

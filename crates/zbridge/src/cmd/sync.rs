@@ -1,29 +1,19 @@
-//! `zbridge sync run|history|errors|cleanup|schedule` and `zbridge worker`: the 360 sync on the
-//! command line. Every command is a thin call into `zbridge-sync` and the store.
-
-use std::time::Duration;
+//! `zbridge sync run|history|errors|cleanup|schedule`: the 360 sync on the command line. Every
+//! command is a thin call into `zbridge-sync` and the store. A run or a cleanup holds the
+//! profile's lease while it works, as the workers and the web UI do, so one profile never has
+//! two runs at once.
 
 use chrono::Utc;
-use clap::Args;
 use tokio_util::sync::CancellationToken;
 use zbridge_salesforce::SyncCredentials;
-use zbridge_store::{ObjectStats, Store, SyncRun};
+use zbridge_store::{
+    DEFAULT_LEASE_TTL, LeaseEvent, LeaseKeeper, ObjectStats, Store, SyncProfile, SyncRun,
+};
 use zbridge_sync::engine::FAILURE;
 use zbridge_sync::{Engine, RunReport, RunRequest, SyncOptions};
 
 use crate::exit::UsageError;
 use crate::output;
-
-/// `zbridge worker`.
-#[derive(Debug, Args)]
-pub struct WorkerArgs {
-    /// Run what is due once and exit.
-    #[arg(long)]
-    pub once: bool,
-    /// How often to look for due schedules (e.g. 30s, 1m).
-    #[arg(long, default_value = "30")]
-    pub poll_secs: u64,
-}
 
 /// An engine for a profile: its Zuora connection and its active Salesforce credential.
 pub async fn engine_for(store: &Store, profile: &str) -> anyhow::Result<Engine> {
@@ -62,9 +52,44 @@ pub async fn run(
         }
     });
     let store = super::open_store().await?;
-    let report = run_once(&store, profile, full, objects, trigger, stop).await?;
+    let p = store.load_sync_profile(profile).await?;
+    let keeper = take_lease(&store, &p, stop.clone()).await?;
+    let result = run_once(&store, &p.name, full, objects, trigger, stop).await;
+    release(keeper).await;
+    let report = result?;
     print_report(&report, json)?;
     finish(&report)
+}
+
+/// Takes the profile's lease for this process (failing clearly when a worker or another
+/// command holds it) and keeps it while the run works; losing it cancels `stop`.
+async fn take_lease(
+    store: &Store,
+    profile: &SyncProfile,
+    stop: CancellationToken,
+) -> anyhow::Result<LeaseKeeper> {
+    let lease = store
+        .acquire_sync_lease(profile, zbridge_store::this_worker_id(), DEFAULT_LEASE_TTL)
+        .await?;
+    if let Some(gone) = &lease.took_over_from {
+        eprintln!(
+            "Took over sync profile '{}' from {gone}, which ended without releasing it.",
+            profile.name
+        );
+    }
+    Ok(store.keep_sync_lease(lease, move |event| {
+        if let LeaseEvent::Lost(why) = event {
+            eprintln!("{why}; stopping after the batch in flight.");
+            stop.cancel();
+        }
+    }))
+}
+
+/// Gives the lease up; when that fails it expires on its own, so a warning is enough.
+async fn release(keeper: LeaseKeeper) {
+    if let Err(e) = keeper.release().await {
+        eprintln!("warning: the profile's lease was not released (it expires by itself): {e}");
+    }
 }
 
 /// Runs one sync of `profile` until it ends or `stop` is cancelled.
@@ -115,7 +140,7 @@ fn duration(run: &SyncRun) -> String {
         .unwrap_or_else(|| "running".into())
 }
 
-fn objects_table(objects: &[ObjectStats]) -> comfy_table::Table {
+pub fn objects_table(objects: &[ObjectStats]) -> comfy_table::Table {
     let mut table = output::table(&[
         "Object",
         "Read",
@@ -307,12 +332,19 @@ pub async fn cleanup(profile: &str, yes: bool, json: bool) -> anyhow::Result<()>
         eprintln!("Nothing deleted.");
         return Ok(());
     }
-    let engine = engine_for(&store, profile).await?;
-    let report = engine.cleanup(profile).await?;
+    let keeper = take_lease(&store, &p, CancellationToken::new()).await?;
+    let result = cleanup_with(&store, &p.name).await;
+    release(keeper).await;
+    let report = result?;
     print_report(&report, json)?;
     finish(&report)?;
     eprintln!("The next run of '{}' is a full sync.", p.name);
     Ok(())
+}
+
+async fn cleanup_with(store: &Store, profile: &str) -> anyhow::Result<RunReport> {
+    let engine = engine_for(store, profile).await?;
+    Ok(engine.cleanup(profile).await?)
 }
 
 /// `zbridge sync schedule PROFILE --every 30m|2h|daily` (or `--off`).
@@ -342,36 +374,6 @@ pub async fn schedule(profile: &str, every: Option<&str>, off: bool) -> anyhow::
         p.name
     );
     Ok(())
-}
-
-/// `zbridge worker`: runs the due scheduled syncs, claiming each so that several workers on
-/// one database never run the same profile twice.
-pub async fn worker(args: WorkerArgs, json: bool) -> anyhow::Result<()> {
-    let store = super::open_store().await?;
-    loop {
-        let now = Utc::now();
-        for schedule in store.sync_schedules().await? {
-            if schedule.next_due > now || !store.claim_sync_schedule(&schedule, now).await? {
-                continue;
-            }
-            let Some(profile) = store
-                .list_sync_profiles()
-                .await?
-                .into_iter()
-                .find(|p| p.id == schedule.profile_id)
-            else {
-                continue;
-            };
-            eprintln!("Running scheduled sync of '{}'.", profile.name);
-            if let Err(e) = run(&profile.name, false, &[], "schedule", json).await {
-                eprintln!("error: {}", crate::exit::render(&e));
-            }
-        }
-        if args.once {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_secs(args.poll_secs.max(1))).await;
-    }
 }
 
 #[cfg(test)]
