@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use zbridge_store::{Store, SyncFailure};
+use tokio_util::sync::CancellationToken;
+use zbridge_store::{DEFAULT_LEASE_TTL, LeaseError, LeaseEvent, Store, SyncFailure};
 use zbridge_sync::{Engine, RunRequest, SyncError, SyncOptions};
 
 use crate::AppState;
@@ -42,16 +43,46 @@ pub enum Job {
 
 /// Starts a run (or a cleanup) of `profile` in the background and returns its id as soon as
 /// the engine has recorded it (so the caller can follow it), or the error that stopped it
-/// first.
+/// first. The run holds the profile's lease while it works (409 when a worker or another
+/// command holds it), and stops at the next batch boundary if the lease is lost.
 pub async fn start_run(state: &AppState, profile: &str, job: Job) -> Result<String, ApiError> {
     let store = state.store().clone();
     let p = store.load_sync_profile(profile).await?;
-    let engine = engine_for(state, profile).await?;
     let before = latest_run(&store, &p.id).await?;
+    let lease = match store
+        .acquire_sync_lease(&p, zbridge_store::this_worker_id(), DEFAULT_LEASE_TTL)
+        .await
+    {
+        Ok(lease) => lease,
+        Err(LeaseError::Store(e)) => return Err(e.into()),
+        Err(held) => {
+            return Err(ApiError::Conflict {
+                field: "profile".into(),
+                rule: held.to_string(),
+                used_by: Vec::new(),
+            });
+        }
+    };
+    let stop = CancellationToken::new();
+    let on_lost = stop.clone();
+    let keeper = store.keep_sync_lease(lease, move |event| {
+        if let LeaseEvent::Lost(why) = event {
+            tracing::warn!(%why, "sync lease lost; stopping the run");
+            on_lost.cancel();
+        }
+    });
+    let engine = match engine_for(state, profile).await {
+        Ok(engine) => engine,
+        Err(e) => {
+            let _ = keeper.release().await;
+            return Err(e);
+        }
+    };
     let request = RunRequest {
         profile: p.name.clone(),
         full: matches!(job, Job::Run { full: true }),
         trigger: "manual".into(),
+        stop,
         ..RunRequest::default()
     };
     // The engine's future is not provably `Send` (higher-ranked closures inside it), so it
@@ -63,10 +94,15 @@ pub async fn start_run(state: &AppState, profile: &str, job: Job) -> Result<Stri
         .name(format!("sync {}", p.name))
         .spawn(move || {
             let result = handle.block_on(async {
-                match job {
+                let result = match job {
                     Job::Run { .. } => engine.run(&request).await,
                     Job::Cleanup => engine.cleanup(&request.profile).await,
+                };
+                // When the release fails, the lease expires on its own.
+                if let Err(e) = keeper.release().await {
+                    tracing::warn!(error = %e, "the sync lease was not released");
                 }
+                result
             });
             if let Err(e) = &result {
                 tracing::warn!(error = %e, "sync run failed");
