@@ -77,6 +77,9 @@ pub async fn run(args: WorkerArgs, json: bool) -> anyhow::Result<()> {
     worker.claim_and_run(&args, &shutdown).await;
     worker.store.close().await;
     worker.log("stopped");
+    if args.once && worker.metrics.errors.claim.load(Ordering::Relaxed) > 0 {
+        anyhow::bail!("could not look for due profiles (see above); nothing may have run");
+    }
     Ok(())
 }
 
