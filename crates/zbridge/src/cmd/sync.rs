@@ -92,7 +92,8 @@ async fn release(keeper: LeaseKeeper) {
     }
 }
 
-/// Runs one sync of `profile` until it ends or `stop` is cancelled.
+/// Runs one sync of `profile` until it ends or `stop` is cancelled. The caller holds the
+/// profile's lease (`sync run` and the workers take it first).
 pub async fn run_once(
     store: &Store,
     profile: &str,
