@@ -3,8 +3,9 @@
 //! Three kinds: Salesforce credentials (username, password, security token, for SOAP
 //! `login()`), OAuth credentials (Org ID and User ID, with the consumer key and secret of the
 //! user's own connected app or external client app, and a refresh token obtained by
-//! `setup-oauth`), and the JWT bearer flow for servers (a username and a key file). Each has
-//! "Use Sandbox" (`test.salesforce.com`) or a My Domain login URL.
+//! `setup-oauth`), and the JWT bearer flow for servers (a username and an RSA private key:
+//! a key file on the machine, or PEM text sealed in the store). Each has "Use Sandbox"
+//! (`test.salesforce.com`) or a My Domain login URL.
 //!
 //! Every edit goes through a `*Fields` value applied onto the stored credential (fields not
 //! given are kept) and is validated as a whole: the first broken rule is returned as a
@@ -155,10 +156,30 @@ pub struct JwtCredential {
     pub username: String,
     /// Consumer key (`iss`).
     pub consumer_key: String,
-    /// PEM file with the RSA private key whose certificate is uploaded to the app.
-    pub key_file: PathBuf,
+    /// The RSA private key whose certificate is uploaded to the app.
+    pub key: JwtKey,
     /// Login host (also the audience).
     pub endpoint: LoginEndpoint,
+}
+
+/// Where the JWT signing key is.
+#[derive(Debug, Clone)]
+pub enum JwtKey {
+    /// A PEM file on this machine, read at each login (`--key-file`).
+    File(PathBuf),
+    /// PEM text, sealed in the store like every other secret (the web UI and the API take the
+    /// key this way, so every worker sharing the store can sign).
+    Sealed(SecretString),
+}
+
+impl JwtKey {
+    /// The signing key; the error says what is wrong without quoting the key.
+    pub fn encoding_key(&self) -> Result<jsonwebtoken::EncodingKey, String> {
+        match self {
+            JwtKey::File(path) => crate::oauth::load_jwt_key(path),
+            JwtKey::Sealed(pem) => crate::oauth::jwt_key_from_pem(pem.expose_secret().as_bytes()),
+        }
+    }
 }
 
 /// A validated credential of any kind.
@@ -236,7 +257,7 @@ pub struct JwtFields {
     pub username: Option<String>,
     /// Consumer key.
     pub consumer_key: Option<String>,
-    /// Private key file.
+    /// Private key file; to give the key itself, see [`JwtFields::apply_with_key`].
     pub key_file: Option<PathBuf>,
     /// Login host.
     pub endpoint: EndpointFields,
@@ -509,6 +530,16 @@ impl JwtFields {
     /// Applies the edit onto `old` (or creates) and validates the result, including that the
     /// key file holds an RSA private key.
     pub fn apply(self, old: Option<&JwtCredential>) -> Result<JwtCredential, ValidationError> {
+        self.apply_with_key(old, None)
+    }
+
+    /// [`JwtFields::apply`], where `private_key` (PEM text), when given, replaces the key
+    /// instead of a key file.
+    pub fn apply_with_key(
+        self,
+        old: Option<&JwtCredential>,
+        private_key: Option<SecretString>,
+    ) -> Result<JwtCredential, ValidationError> {
         let username = validate_username(&required(
             "Username",
             self.username,
@@ -519,14 +550,35 @@ impl JwtFields {
             self.consumer_key,
             old.map(|o| o.consumer_key.clone()),
         )?)?;
-        let key_file = required("Key File", self.key_file, old.map(|o| o.key_file.clone()))?;
-        let key_file = std::path::absolute(&key_file).unwrap_or(key_file);
-        crate::oauth::load_jwt_key(&key_file).map_err(|e| invalid("Key File", e))?;
+        let key = match (private_key, self.key_file) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "Private Key",
+                    "give the private key or a key file, not both",
+                ));
+            }
+            (Some(pem), None) => {
+                let key = JwtKey::Sealed(pem);
+                key.encoding_key().map_err(|e| invalid("Private Key", e))?;
+                key
+            }
+            (None, Some(path)) => {
+                let path = std::path::absolute(&path).unwrap_or(path);
+                crate::oauth::load_jwt_key(&path).map_err(|e| invalid("Key File", e))?;
+                JwtKey::File(path)
+            }
+            (None, None) => old.map(|o| o.key.clone()).ok_or_else(|| {
+                invalid(
+                    "Private Key",
+                    "is required: the RSA private key in PEM form, or a key file",
+                )
+            })?,
+        };
         let endpoint = apply_endpoint(&self.endpoint, old.map(|o| &o.endpoint))?;
         Ok(JwtCredential {
             username,
             consumer_key,
-            key_file,
+            key,
             endpoint,
         })
     }

@@ -245,8 +245,14 @@ struct JwtClaims<'a> {
 /// Reads an RSA private key in PEM form; the error says what is wrong with the file.
 pub fn load_jwt_key(path: &Path) -> std::result::Result<jsonwebtoken::EncodingKey, String> {
     let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    jsonwebtoken::EncodingKey::from_rsa_pem(&pem)
-        .map_err(|_| format!("{} is not an RSA private key in PEM form", path.display()))
+    jwt_key_from_pem(&pem).map_err(|e| format!("{} {e}", path.display()))
+}
+
+/// An RSA private key from PEM text (PKCS#1 or PKCS#8). The error carries nothing of the
+/// text, which is a secret.
+pub fn jwt_key_from_pem(pem: &[u8]) -> std::result::Result<jsonwebtoken::EncodingKey, String> {
+    jsonwebtoken::EncodingKey::from_rsa_pem(pem)
+        .map_err(|_| "is not an RSA private key in PEM form".to_string())
 }
 
 /// The JWT bearer flow: an RS256 assertion for `username`, valid three minutes.
@@ -255,9 +261,9 @@ pub async fn jwt_bearer(
     login_base: &str,
     consumer_key: &str,
     username: &str,
-    key_file: &Path,
+    key: &crate::credentials::JwtKey,
 ) -> Result<TokenResponse> {
-    let key = load_jwt_key(key_file).map_err(SalesforceError::Local)?;
+    let key = key.encoding_key().map_err(SalesforceError::Local)?;
     // The audience is the login host: login, test, or the My Domain / community URL.
     let claims = JwtClaims {
         iss: consumer_key,

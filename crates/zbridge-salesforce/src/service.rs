@@ -18,7 +18,7 @@ use zbridge_store::{SecretChange, SfCredentialRecord, Store, SyncProfile};
 
 use crate::client::{ClientOptions, SalesforceClient};
 use crate::credentials::{
-    Credential, CredentialKind, JwtCredential, JwtFields, LoginEndpoint, OAuthCredential,
+    Credential, CredentialKind, JwtCredential, JwtFields, JwtKey, LoginEndpoint, OAuthCredential,
     OAuthFields, PasswordCredential, PasswordFields, TokenEffect,
 };
 use crate::error::{Result, SalesforceError};
@@ -69,9 +69,12 @@ pub struct CredentialView {
     /// OAuth token: "set" / "not set" (run setup-oauth).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oauth_token: Option<&'static str>,
-    /// JWT key file.
+    /// JWT key file, when the key is read from a file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_file: Option<String>,
+    /// JWT private key held in the store: "set" / "not set".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_key: Option<&'static str>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
 }
@@ -189,7 +192,12 @@ pub fn credential_from_record(record: &SfCredentialRecord) -> Result<Credential>
         CredentialKind::Jwt => Credential::Jwt(JwtCredential {
             username: text(c, "username").ok_or_else(|| corrupt("username"))?,
             consumer_key: text(c, "consumer_key").ok_or_else(|| corrupt("consumer_key"))?,
-            key_file: PathBuf::from(text(c, "key_file").ok_or_else(|| corrupt("key_file"))?),
+            key: match secret("private_key") {
+                Some(pem) => JwtKey::Sealed(pem),
+                None => JwtKey::File(PathBuf::from(
+                    text(c, "key_file").ok_or_else(|| corrupt("key_file"))?,
+                )),
+            },
             endpoint: endpoint_of(c),
         }),
     })
@@ -228,6 +236,7 @@ fn view_of(record: &SfCredentialRecord) -> Result<CredentialView> {
         consumer_secret: None,
         oauth_token: None,
         key_file: text(c, "key_file"),
+        private_key: None,
         updated_at: record.updated_at,
     };
     match kind {
@@ -243,7 +252,7 @@ fn view_of(record: &SfCredentialRecord) -> Result<CredentialView> {
             view.consumer_secret = Some(set_or_not(has("consumer_secret")));
             view.oauth_token = Some(set_or_not(has("refresh_token")));
         }
-        CredentialKind::Jwt => {}
+        CredentialKind::Jwt => view.private_key = Some(set_or_not(has("private_key"))),
     }
     Ok(view)
 }
@@ -423,24 +432,39 @@ impl SyncCredentials {
 
     /// Creates or edits the JWT bearer credentials of a profile.
     pub async fn save_jwt(&self, profile: &str, fields: JwtFields) -> Result<ProfileCredentials> {
+        self.save_jwt_with_key(profile, fields, None).await
+    }
+
+    /// [`SyncCredentials::save_jwt`], where `private_key` (PEM text), when given, is sealed
+    /// in the store and replaces a key file; a key file given later removes it.
+    pub async fn save_jwt_with_key(
+        &self,
+        profile: &str,
+        fields: JwtFields,
+        private_key: Option<SecretString>,
+    ) -> Result<ProfileCredentials> {
         let p = self.store.load_sync_profile(profile).await?;
         let old = match self.record(&p, CredentialKind::Jwt).await? {
             Some(Credential::Jwt(c)) => Some(c),
             _ => None,
         };
         let new = fields
-            .apply(old.as_ref())
+            .apply_with_key(old.as_ref(), private_key)
             .map_err(|e| SalesforceError::Store(e.into()))?;
-        let config = merge(
-            endpoint_json(&new.endpoint),
-            json!({
-                "username": new.username,
-                "consumer_key": new.consumer_key,
-                "key_file": new.key_file.display().to_string(),
-            }),
-        );
+        let mut config = json!({
+            "username": new.username,
+            "consumer_key": new.consumer_key,
+        });
+        let key_change = match &new.key {
+            JwtKey::File(path) => {
+                config["key_file"] = json!(path.display().to_string());
+                SecretChange::Clear
+            }
+            JwtKey::Sealed(pem) => SecretChange::Set(pem),
+        };
+        let config = merge(endpoint_json(&new.endpoint), config);
         self.store
-            .save_sf_credential(&p.id, "jwt", &config, &[])
+            .save_sf_credential(&p.id, "jwt", &config, &[("private_key", key_change)])
             .await?;
         self.show(&p.name).await
     }

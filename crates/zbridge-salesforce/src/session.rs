@@ -158,7 +158,7 @@ impl Authenticator {
                     c.endpoint.base_url(),
                     &c.consumer_key,
                     &c.username,
-                    &c.key_file,
+                    &c.key,
                 )
                 .await?;
                 tracing::info!(profile = %self.profile, "obtained a Salesforce token with the JWT bearer flow");

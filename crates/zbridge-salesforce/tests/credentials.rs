@@ -338,7 +338,7 @@ async fn jwt_bearer_logs_in_a_preauthorised_user() {
             JwtFields {
                 username: Some(env.user("admin").username),
                 consumer_key: Some(app.consumer_key.clone()),
-                key_file: Some(key),
+                key_file: Some(key.clone()),
                 endpoint: env.endpoint(),
             },
         )
@@ -354,7 +354,7 @@ async fn jwt_bearer_logs_in_a_preauthorised_user() {
         .save_jwt(
             PROFILE,
             JwtFields {
-                key_file: Some(not_a_key),
+                key_file: Some(not_a_key.clone()),
                 ..JwtFields::default()
             },
         )
@@ -365,5 +365,58 @@ async fn jwt_bearer_logs_in_a_preauthorised_user() {
         err.starts_with("Key File:") && err.contains("not an RSA private key"),
         "{err}"
     );
+
+    // The key itself, sealed in the store instead of a file: the view shows only "set".
+    let pem = env.sim.jwt_private_key_pem().to_string();
+    let shown = env
+        .service
+        .save_jwt_with_key(PROFILE, JwtFields::default(), Some(secret(&pem)))
+        .await
+        .unwrap();
+    let jwt = &shown.credentials[0];
+    assert_eq!(
+        (jwt.private_key, jwt.key_file.as_deref()),
+        (Some("set"), None)
+    );
+    std::fs::remove_file(&key).unwrap();
+    let report = env.service.test_access(PROFILE).await.unwrap();
+    assert_eq!(report.user_id, env.user("admin").user_id);
+    let not_pem = "-----BEGIN PRIVATE KEY-----\nnot-a-key-7f3e\n-----END PRIVATE KEY-----\n";
+    let err = env
+        .service
+        .save_jwt_with_key(PROFILE, JwtFields::default(), Some(secret(not_pem)))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "Private Key: is not an RSA private key in PEM form");
+    let both = env
+        .service
+        .save_jwt_with_key(
+            PROFILE,
+            JwtFields {
+                key_file: Some(not_a_key.clone()),
+                ..JwtFields::default()
+            },
+            Some(secret(&pem)),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(both.contains("not both"), "{both}");
+    // A key file given later replaces the sealed key.
+    std::fs::write(&key, &pem).unwrap();
+    let shown = env
+        .service
+        .save_jwt(
+            PROFILE,
+            JwtFields {
+                key_file: Some(key.clone()),
+                ..JwtFields::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(shown.credentials[0].private_key, Some("not set"));
+    assert!(shown.credentials[0].key_file.is_some());
     let _ = secret("x").expose_secret();
 }

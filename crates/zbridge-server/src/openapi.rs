@@ -505,7 +505,9 @@ fn schemas() -> Value {
                 "org_id": {"type": "string"}, "org_id18": {"type": "string"},
                 "user_id": {"type": "string"}, "user_id18": {"type": "string"},
                 "consumer_key": {"type": "string"}, "consumer_secret": {"enum": ["set", "not set"]},
-                "oauth_token": {"enum": ["set", "not set"]}, "key_file": {"type": "string"},
+                "oauth_token": {"enum": ["set", "not set"]},
+                "key_file": {"type": "string", "description": "JWT: the key file on the server, when the key is read from one."},
+                "private_key": {"enum": ["set", "not set"], "description": "JWT: whether the private key is sealed in the store."},
                 "updated_at": {"type": "string", "format": "date-time"}}},
         "ProfileCredentials": {"type": "object", "required": ["profile", "active", "credentials"], "properties": {
             "profile": {"type": "string"},
@@ -522,9 +524,12 @@ fn schemas() -> Value {
             "org_id": {"type": ["string", "null"]}, "user_id": {"type": ["string", "null"]},
             "consumer_key": {"type": ["string", "null"]}, "consumer_secret": {"type": ["string", "null"], "description": "Write-only; null or absent keeps it."},
             "sandbox": {"type": ["boolean", "null"]}, "login_url": {"type": ["string", "null"]}}},
-        "JwtInput": {"type": "object", "additionalProperties": false, "properties": {
+        "JwtInput": {"type": "object", "additionalProperties": false,
+            "description": "Give the key as `private_key` (PEM text, sealed in the store) or as `key_file` (a path on the server), not both.",
+            "properties": {
             "username": {"type": ["string", "null"]}, "consumer_key": {"type": ["string", "null"]},
-            "key_file": {"type": ["string", "null"], "description": "Path of the PEM private key on the server."},
+            "private_key": {"type": ["string", "null"], "description": "Write-only: the RSA private key in PEM form; it replaces a key file. Null or absent keeps the stored key."},
+            "key_file": {"type": ["string", "null"], "description": "Path of the PEM private key on the server; it replaces a stored private key."},
             "sandbox": {"type": ["boolean", "null"]}, "login_url": {"type": ["string", "null"]}}},
         "SwitchInput": {"type": "object", "required": ["kind"], "additionalProperties": false, "properties": {
             "kind": {"$ref": "#/components/schemas/CredentialKind"}}},

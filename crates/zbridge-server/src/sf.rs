@@ -2,7 +2,7 @@
 //! the pending OAuth setups between "set up" and the browser's return.
 
 use secrecy::SecretString;
-use zbridge_salesforce::credentials::{EndpointFields, OAuthFields, PasswordFields};
+use zbridge_salesforce::credentials::{EndpointFields, JwtFields, OAuthFields, PasswordFields};
 
 use crate::form::FormData;
 
@@ -43,6 +43,18 @@ pub fn oauth_fields(form: &FormData) -> OAuthFields {
         consumer_secret: secret(&form.text("consumer_secret")),
         endpoint: endpoint(form.checked("sandbox"), &form.text("login_url")),
     }
+}
+
+/// The JWT bearer credentials form, and the private key pasted into it (empty keeps the
+/// stored one).
+pub fn jwt_fields(form: &FormData) -> (JwtFields, Option<SecretString>) {
+    let fields = JwtFields {
+        username: Some(form.text("username")),
+        consumer_key: Some(form.text("consumer_key")),
+        key_file: None,
+        endpoint: endpoint(form.checked("sandbox"), &form.text("login_url")),
+    };
+    (fields, secret(form.text("private_key").trim()))
 }
 
 /// The `state` parameter of an authorize URL: the key a pending setup is found by when the

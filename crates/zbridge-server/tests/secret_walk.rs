@@ -1,7 +1,8 @@
 //! No response ever holds a secret: with every kind of secret stored (connection secrets, a
 //! secret advanced property, a secret variable, Salesforce password and token, OAuth consumer
-//! secret and a refresh token from a real setup), every operation of the OpenAPI document and
-//! every page is called, and no body or header contains any secret.
+//! secret, a refresh token from a real setup, a JWT private key), every operation of the OpenAPI document and
+//! every page is called, and no body or header contains any secret. The JWT private key and
+//! saved queries are part of the walk.
 
 mod common;
 
@@ -138,6 +139,19 @@ async fn no_response_body_or_header_holds_a_secret() {
                "consumer_secret": org.connected_app.consumer_secret, "login_url": sf.login_url()}),
     )
     .await;
+    // JWT bearer credentials with the private key sealed in the store.
+    let pem = sf.jwt_private_key_pem();
+    secrets.extend(
+        pem.lines()
+            .filter(|l| !l.starts_with("-----"))
+            .map(str::to_string),
+    );
+    put(
+        "/api/sync-profiles/Main/sf-credentials/jwt",
+        json!({"username": admin.username, "consumer_key": org.connected_app.consumer_key,
+               "private_key": pem, "login_url": sf.login_url()}),
+    )
+    .await;
     let started: Value = server
         .api(
             Method::POST,
@@ -181,7 +195,13 @@ async fn no_response_body_or_header_holds_a_secret() {
     let done = common::http().get(&callback).send().await.unwrap();
     assert_eq!(done.status(), 200, "{}", done.text().await.unwrap());
     let shown = server.sf_credentials_shown("Main").await;
-    assert_eq!(shown["credentials"][1]["oauth_token"], "set", "{shown}");
+    let oauth = shown["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "oauth")
+        .unwrap();
+    assert_eq!(oauth["oauth_token"], "set", "{shown}");
 
     // Every API operation, reads first.
     let spec: Value = server
@@ -259,6 +279,7 @@ async fn no_response_body_or_header_holds_a_secret() {
         "/sf-credentials/Main",
         "/sf-credentials/Main?edit=password",
         "/sf-credentials/Main?edit=oauth",
+        "/sf-credentials/Main?edit=jwt",
         "/query?connection=Prod&table=account&columns=name&action=preview",
         "/query?connection=Prod&table=account&save_name=Prod&saved=Prod",
         "/query/save?connection=Prod&table=account&columns=name&save_name=Prod",

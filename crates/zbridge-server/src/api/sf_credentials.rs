@@ -203,12 +203,14 @@ async fn remove_password(
     ))
 }
 
-/// JWT bearer credentials; absent fields keep their value.
+/// JWT bearer credentials; absent fields keep their value. The key is given as PEM text
+/// (`private_key`, write-only, sealed in the store) or as a file on the server (`key_file`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JwtInput {
     username: Option<String>,
     consumer_key: Option<String>,
+    private_key: Option<String>,
     key_file: Option<String>,
     #[serde(flatten)]
     endpoint: EndpointInput,
@@ -225,7 +227,13 @@ async fn save_jwt(
         key_file: input.key_file.map(std::path::PathBuf::from),
         endpoint: input.endpoint.fields(),
     };
-    Ok(Json(state.sf().save_jwt(&profile, fields).await?))
+    let private_key = input.private_key.as_deref().and_then(sf::secret);
+    Ok(Json(
+        state
+            .sf()
+            .save_jwt_with_key(&profile, fields, private_key)
+            .await?,
+    ))
 }
 
 async fn remove_jwt(

@@ -1,6 +1,8 @@
 //! Salesforce sync credentials, as the sync settings screen describes: Salesforce credentials
 //! or OAuth credentials (one active at a time), Edit and Save, and for OAuth the setup of
-//! tokens through the browser, reset, Test Access and delete.
+//! tokens through the browser, reset, Test Access and delete. JWT bearer credentials (for
+//! servers: a username, the app's consumer key and the RSA private key, sealed like every
+//! secret) have the same card with Test Access.
 
 use askama::Template;
 use axum::Router;
@@ -25,6 +27,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/sf-credentials/{profile}", get(profile_page))
         .route("/sf-credentials/{profile}/password", post(save_password))
         .route("/sf-credentials/{profile}/oauth", post(save_oauth))
+        .route("/sf-credentials/{profile}/jwt", post(save_jwt))
         .route("/sf-credentials/{profile}/method", post(switch))
         .route("/sf-credentials/{profile}/setup-oauth", post(setup_oauth))
         .route("/sf-credentials/{profile}/test-access", post(test_access))
@@ -121,6 +124,9 @@ struct ProfilePage {
     active: String,
     password: Option<CredentialView>,
     oauth: Option<CredentialView>,
+    jwt: Option<CredentialView>,
+    /// What the empty private-key box stands for.
+    jwt_key_placeholder: String,
     editing: String,
     message: Option<Message>,
     warnings: Vec<Warning>,
@@ -156,6 +162,7 @@ async fn build_page(
 ) -> Result<ProfilePage, ApiError> {
     let shown = state.sf().show(profile).await?;
     let find = |kind: CredentialKind| shown.credentials.iter().find(|c| c.kind == kind).cloned();
+    let jwt = find(CredentialKind::Jwt);
     let host = headers
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -168,12 +175,25 @@ async fn build_page(
             .unwrap_or_default(),
         password: find(CredentialKind::Password),
         oauth: find(CredentialKind::OAuth),
+        jwt_key_placeholder: key_placeholder(jwt.as_ref()),
+        jwt,
         profile: shown.profile,
         editing: String::new(),
         message: None,
         warnings: Vec::new(),
         callback_url: sf::callback_url(state.options().secure_cookies, host),
     })
+}
+
+fn key_placeholder(jwt: Option<&CredentialView>) -> String {
+    match jwt {
+        Some(c) if c.private_key == Some("set") => "set — leave empty to keep it".into(),
+        Some(CredentialView {
+            key_file: Some(file),
+            ..
+        }) => format!("read from {file} — paste a key to replace the file"),
+        _ => "-----BEGIN PRIVATE KEY----- …".into(),
+    }
 }
 
 async fn profile_page(
@@ -187,6 +207,7 @@ async fn profile_page(
     page.editing = match q.edit.as_deref() {
         Some("password") => "password".into(),
         Some("oauth") => "oauth".into(),
+        Some("jwt") => "jwt".into(),
         _ => String::new(),
     };
     page.message = q.done.as_deref().and_then(done_message);
@@ -258,6 +279,24 @@ async fn save_oauth(
         .map(|(_, warnings)| warnings)
         .map_err(ApiError::from);
     outcome(&state, csrf, &profile, &headers, result, "oauth").await
+}
+
+async fn save_jwt(
+    State(state): State<AppState>,
+    Csrf(csrf): Csrf,
+    Path(profile): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let form = FormData::parse(&body);
+    let (fields, private_key) = sf::jwt_fields(&form);
+    let result = state
+        .sf()
+        .save_jwt_with_key(&profile, fields, private_key)
+        .await
+        .map(|_| Vec::new())
+        .map_err(ApiError::from);
+    outcome(&state, csrf, &profile, &headers, result, "jwt").await
 }
 
 async fn switch(
