@@ -16,25 +16,49 @@ use crate::{SYNC_PROFILE_KIND, Store, StoreError, SyncProfile, from_millis, now_
 /// enough binds for SQLite's and PostgreSQL's limits.
 const ROWS_PER_STATEMENT: usize = 200;
 
-/// `($f, $f+1, …), (…)`: placeholders for `rows` rows of `width` values, from `$first`.
-fn values_list(rows: usize, width: usize, first: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let row: Vec<String> = (0..width)
-                .map(|c| format!("${}", first + r * width + c))
-                .collect();
-            format!("({})", row.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+/// How a statement numbers its parameters. SQLite gets anonymous `?`: for numbered ones it
+/// looks each name up in a list, so binding n of them costs n² (it showed in profiles).
+#[derive(Clone, Copy)]
+enum Params {
+    Anonymous,
+    Numbered,
 }
 
-/// `$first, $first+1, …` for an `IN (…)` list of `n` values.
-fn in_list(n: usize, first: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+impl Params {
+    fn of(store: &Store) -> Params {
+        match store.db {
+            crate::db::Db::Sqlite(_) => Params::Anonymous,
+            crate::db::Db::Postgres(_) => Params::Numbered,
+        }
+    }
+
+    fn one(self, n: usize) -> String {
+        match self {
+            Params::Anonymous => "?".into(),
+            Params::Numbered => format!("${n}"),
+        }
+    }
+
+    /// `($f, $f+1, …), (…)`: placeholders for `rows` rows of `width` values, from `$first`.
+    fn values(self, rows: usize, width: usize, first: usize) -> String {
+        (0..rows)
+            .map(|r| {
+                let row: Vec<String> = (0..width)
+                    .map(|c| self.one(first + r * width + c))
+                    .collect();
+                format!("({})", row.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// `$first, $first+1, …` for an `IN (…)` list of `n` values.
+    fn list(self, n: usize, first: usize) -> String {
+        (first..first + n)
+            .map(|i| self.one(i))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// The last of the items that share a key, in the order of those last ones: one statement may not
@@ -393,13 +417,14 @@ impl Store {
             (f.object.clone(), f.external_id.clone(), f.operation.clone())
         });
         let open = last_per_key(failures, |f| (f.object.clone(), f.external_id.clone()));
+        let params = Params::of(self);
         on_pool!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
             for chunk in per_run.chunks(ROWS_PER_STATEMENT) {
                 let sql = sqlx::AssertSqlSafe(format!(
                     "INSERT INTO sync_run_failures (run_id, object, external_id, operation, code, retry_class, status_code, message, fields) VALUES {} \
                      ON CONFLICT (run_id, object, external_id, operation) DO UPDATE SET code = excluded.code, retry_class = excluded.retry_class, status_code = excluded.status_code, message = excluded.message, fields = excluded.fields",
-                    values_list(chunk.len(), 9, 1)
+                    params.values(chunk.len(), 9, 1)
                 ));
                 let mut q = sqlx::query(sql);
                 for f in chunk {
@@ -413,7 +438,7 @@ impl Store {
                 let sql = sqlx::AssertSqlSafe(format!(
                     "INSERT INTO sync_open_failures (profile_id, object, external_id, operation, retry_class, run_id) VALUES {} \
                      ON CONFLICT (profile_id, object, external_id) DO UPDATE SET operation = excluded.operation, retry_class = excluded.retry_class, run_id = excluded.run_id",
-                    values_list(chunk.len(), 6, 1)
+                    params.values(chunk.len(), 6, 1)
                 ));
                 let mut q = sqlx::query(sql);
                 for f in chunk {
@@ -491,13 +516,14 @@ impl Store {
             return Ok(());
         }
         let keys = last_per_key(keys, |k| (k.object.clone(), k.external_id.clone()));
+        let params = Params::of(self);
         on_pool!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
             for chunk in keys.chunks(ROWS_PER_STATEMENT) {
                 let sql = sqlx::AssertSqlSafe(format!(
                     "INSERT INTO sync_keys (profile_id, object, external_id, parent_object, parent_id, account_id, crm_id) VALUES {} \
                      ON CONFLICT (profile_id, object, external_id) DO UPDATE SET parent_object = excluded.parent_object, parent_id = excluded.parent_id, account_id = excluded.account_id, crm_id = excluded.crm_id",
-                    values_list(chunk.len(), 7, 1)
+                    params.values(chunk.len(), 7, 1)
                 ));
                 let mut q = sqlx::query(sql);
                 for k in chunk {
@@ -538,12 +564,15 @@ impl Store {
         if ids.is_empty() {
             return Ok(());
         }
+        let params = Params::of(self);
         on_pool!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
             for chunk in ids.chunks(ROWS_PER_STATEMENT * 2) {
                 let sql = sqlx::AssertSqlSafe(format!(
-                    "DELETE FROM {table} WHERE profile_id = $1 AND object = $2 AND external_id IN ({})",
-                    in_list(chunk.len(), 3)
+                    "DELETE FROM {table} WHERE profile_id = {} AND object = {} AND external_id IN ({})",
+                    params.one(1),
+                    params.one(2),
+                    params.list(chunk.len(), 3)
                 ));
                 let mut q = sqlx::query(sql).bind(profile_id).bind(object);
                 for id in chunk {
@@ -564,12 +593,13 @@ impl Store {
         external_ids: &[String],
     ) -> Result<HashMap<String, KeyInfo>, StoreError> {
         let mut out = HashMap::new();
-        for chunk in external_ids.chunks(400) {
-            let placeholders: Vec<String> =
-                (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+        let params = Params::of(self);
+        for chunk in external_ids.chunks(ROWS_PER_STATEMENT * 2) {
             let sql = sqlx::AssertSqlSafe(format!(
-                "SELECT external_id, account_id, crm_id, parent_id FROM sync_keys WHERE profile_id = $1 AND object = $2 AND external_id IN ({})",
-                placeholders.join(", ")
+                "SELECT external_id, account_id, crm_id, parent_id FROM sync_keys WHERE profile_id = {} AND object = {} AND external_id IN ({})",
+                params.one(1),
+                params.one(2),
+                params.list(chunk.len(), 3)
             ));
             type Row = (String, Option<String>, Option<String>, Option<String>);
             let rows: Vec<Row> = on_pool!(&self.db, pool => {
@@ -786,8 +816,13 @@ mod tests {
 
     #[test]
     fn placeholders_number_rows_and_lists() {
-        assert_eq!(values_list(2, 3, 1), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(in_list(3, 3), "$3, $4, $5");
+        assert_eq!(
+            Params::Numbered.values(2, 3, 1),
+            "($1, $2, $3), ($4, $5, $6)"
+        );
+        assert_eq!(Params::Numbered.list(3, 3), "$3, $4, $5");
+        assert_eq!(Params::Anonymous.values(2, 2, 1), "(?, ?), (?, ?)");
+        assert_eq!(Params::Anonymous.list(2, 3), "?, ?");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! Memory stays flat: no step holds more than one batch of one object; the key index that
 //! deletes and scope decisions need lives in the store.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -43,8 +43,13 @@ mod reconcile;
 /// Objects whose windows are read from Zuora ahead of the one being loaded.
 const EXTRACT_AHEAD: usize = 4;
 
-/// Ids per `Id IN (…)` read.
-const ID_CHUNK: usize = 300;
+/// Ids per `Id IN (…)` read through Data Query: its query text may reach 1,000,000 characters
+/// (zuora-api.md §6.6), so one read covers a whole batch.
+const DATA_QUERY_ID_CHUNK: usize = 5_000;
+
+/// Ids per read through AQuA: ZOQL has no `IN`, so the list becomes `Id = '…' or …` (about 45
+/// characters an id) and an export query may hold 20,000 characters (zuora-api.md §7.8).
+const AQUA_ID_CHUNK: usize = 350;
 
 /// What to run.
 #[derive(Debug, Clone, Default)]
@@ -333,6 +338,14 @@ impl Engine {
         &self.store
     }
 
+    /// How many ids one `Id IN (…)` read may name through the connection's service.
+    fn id_chunk(&self) -> usize {
+        match self.zuora.connection().service {
+            ZuoraService::DataQuery => DATA_QUERY_ID_CHUNK,
+            ZuoraService::AQuADataExport => AQUA_ID_CHUNK,
+        }
+    }
+
     fn table_name(&self, table: &str) -> String {
         match self.zuora.connection().service {
             ZuoraService::DataQuery => table.to_ascii_lowercase(),
@@ -552,7 +565,7 @@ impl Engine {
             .store
             .open_sync_failures(profile_id, &object.name, RETRYABLE)
             .await?;
-        for chunk in retry.chunks(ID_CHUNK) {
+        for chunk in retry.chunks(self.id_chunk()) {
             self.extract(
                 &object.source,
                 &columns,
@@ -618,7 +631,7 @@ impl Engine {
                 columns: Vec::new(),
                 rows: 0,
             };
-            for chunk in parents.chunks(ID_CHUNK) {
+            for chunk in parents.chunks(self.id_chunk()) {
                 let filter = format!(
                     "{} IN ({})",
                     link.column,
@@ -691,36 +704,48 @@ impl Engine {
         Ok(())
     }
 
-    /// Reads the joined rows of a batch: join name → (columns, rows by Id).
+    /// Reads the joined rows of a batch: join name → (columns, rows by Id). Joins on the same
+    /// table (bill-to and sold-to contacts) share one read.
     async fn read_joins(
         &self,
         object: &ObjectMap,
         columns: &[String],
         rows: &[RawRow],
     ) -> Result<HashMap<String, JoinedRows>, SyncError> {
-        let mut out = HashMap::new();
+        let mut by_table: BTreeMap<String, TableJoin> = BTreeMap::new();
         for join in &object.joins {
             let Some(on) = index_of(columns, &join.on) else {
                 continue;
             };
-            let mut ids: Vec<String> = rows
-                .iter()
-                .filter_map(|r| r.cells.get(on).cloned().flatten())
-                .collect();
+            let TableJoin { names, wanted, ids } = by_table.entry(join.table.clone()).or_default();
+            names.push(join.name.to_ascii_lowercase());
+            for column in object.join_columns(join) {
+                if !wanted.iter().any(|w| w.eq_ignore_ascii_case(&column)) {
+                    wanted.push(column);
+                }
+            }
+            ids.extend(
+                rows.iter()
+                    .filter_map(|r| r.cells.get(on).cloned().flatten()),
+            );
+        }
+        let mut out = HashMap::new();
+        for (
+            table,
+            TableJoin {
+                names,
+                wanted,
+                mut ids,
+            },
+        ) in by_table
+        {
             ids.sort();
             ids.dedup();
-            let wanted = object.join_columns(join);
             let mut joined = JoinedRows::default();
-            for chunk in ids.chunks(ID_CHUNK) {
+            for chunk in ids.chunks(self.id_chunk()) {
                 let mut sink = CollectSink::default();
-                self.extract(
-                    &join.table,
-                    &wanted,
-                    Some(id_filter(chunk)),
-                    None,
-                    &mut sink,
-                )
-                .await?;
+                self.extract(&table, &wanted, Some(id_filter(chunk)), None, &mut sink)
+                    .await?;
                 let id = index_of(&sink.columns, "Id").unwrap_or(0);
                 joined.columns = sink.columns.clone();
                 for row in sink.rows {
@@ -729,7 +754,9 @@ impl Engine {
                     }
                 }
             }
-            out.insert(join.name.to_ascii_lowercase(), joined);
+            for name in names {
+                out.insert(name, joined.clone());
+            }
         }
         Ok(out)
     }
@@ -1292,8 +1319,16 @@ impl Engine {
     }
 }
 
-/// Rows of a joined object by Id.
+/// What a batch reads from one joined table: for which joins, which columns, which ids.
 #[derive(Default)]
+struct TableJoin {
+    names: Vec<String>,
+    wanted: Vec<String>,
+    ids: Vec<String>,
+}
+
+/// Rows of a joined object by Id.
+#[derive(Default, Clone)]
 struct JoinedRows {
     columns: Vec<String>,
     rows: HashMap<String, Vec<Option<String>>>,
