@@ -4,18 +4,170 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 use zbridge_core::connection::ZuoraConnectionDef;
 use zbridge_core::value::Value;
 use zbridge_core::{ConnectionName, ProjectName, VariableName, ZuoraService};
-use zbridge_sim::zuora::ZuoraSim;
-use zbridge_store::{Home, Store};
+use zbridge_salesforce::SyncCredentials;
+use zbridge_salesforce::credentials::{EndpointFields, PasswordFields};
+use zbridge_sim::salesforce::{OrgKind, SalesforceSim, seeded_account_ids};
+use zbridge_sim::zuora::{Mutation, RunningZuoraSim, ZuoraSim};
+use zbridge_store::{Home, ObjectStats, Store};
+use zbridge_sync::{Engine, RunRequest};
 use zbridge_zuora::discovery::CachedDiscovery;
 use zbridge_zuora::execute::{self, Params, Procedure};
 use zbridge_zuora::query::{self, OutputColumn, Progress, QuerySpec, RecordSink};
 
 use crate::output;
+
+const SEED: u64 = 7;
+const ACCOUNTS: usize = 300;
+const PROFILE: &str = "Demo";
+
+/// The 360 sync part of the tour: a Salesforce simulator, sync credentials, a profile, a full
+/// sync, changes made in Zuora, an incremental sync, and a summary of both runs.
+async fn sync_tour(store: &Store, zuora: &RunningZuoraSim) -> anyhow::Result<()> {
+    let salesforce = SalesforceSim::builder()
+        .seed(SEED)
+        .accounts(ACCOUNTS)
+        .start()
+        .await?;
+    step(
+        "The Salesforce simulator",
+        &format!(
+            "{} with {ACCOUNTS} Accounts and the Zuora 360 objects",
+            salesforce.login_url()
+        ),
+    );
+    let credentials =
+        SyncCredentials::new(store.clone(), zbridge_salesforce::service::http_client()?);
+    let user = salesforce
+        .org(OrgKind::Production)
+        .user("admin")
+        .context("the simulated org has no admin user")?
+        .clone();
+    store
+        .create_sync_profile(
+            PROFILE,
+            "Zuora (simulated)",
+            serde_json::json!({"lag_secs": 60}),
+        )
+        .await?;
+    credentials
+        .save_password(
+            PROFILE,
+            PasswordFields {
+                username: Some(user.username.clone()),
+                password: Some(SecretString::from(user.password.clone())),
+                security_token: Some(SecretString::from(user.security_token.clone())),
+                endpoint: EndpointFields {
+                    sandbox: Some(false),
+                    login_url: Some(Some(salesforce.login_url())),
+                },
+            },
+        )
+        .await?;
+    step(
+        "Sync credentials and a sync profile",
+        &format!(
+            "username + password + security token for {} (sealed); profile '{PROFILE}' reads through AQuA",
+            user.username
+        ),
+    );
+    let engine = Engine::for_profile(store, &credentials, PROFILE).await?;
+    let run = |full: bool| {
+        let request = RunRequest {
+            profile: PROFILE.into(),
+            full,
+            now: Some(zuora.now()),
+            ..RunRequest::default()
+        };
+        let engine = &engine;
+        async move { engine.run(&request).await }
+    };
+
+    let full = run(true).await?;
+    step(
+        "A full sync",
+        &format!("{}, every object parents first:", full.run.status),
+    );
+    println!("{}", super::sync::objects_table(&full.objects));
+
+    let updated = zuora.mutate(0, "Account", 5, Mutation::Update)?;
+    let cancelled = zuora.mutate(0, "Subscription", 2, Mutation::Cancel)?;
+    let gone = zuora.mutate(0, "Account", 1, Mutation::Cancel)?;
+    let deleted = zuora.mutate(0, "Payment", 2, Mutation::Delete)?;
+    zuora.advance_clock(std::time::Duration::from_secs(600));
+    step(
+        "Changes in Zuora (through the simulator's control API)",
+        &format!(
+            "{} accounts edited, {} subscriptions cancelled, {} payments deleted, account {} cancelled (its subtree leaves the org)",
+            updated.len(),
+            cancelled.len(),
+            deleted.len(),
+            gone.first().map(String::as_str).unwrap_or("?")
+        ),
+    );
+
+    let incremental = run(false).await?;
+    step(
+        "An incremental sync",
+        &format!(
+            "{}, only what changed in [watermark, now − lag):",
+            incremental.run.status
+        ),
+    );
+    println!("{}", super::sync::objects_table(&incremental.objects));
+    for failure in store.sync_run_failures(&incremental.run.id).await? {
+        println!(
+            "    {} {}: {} ({}) {}",
+            failure.object,
+            failure.external_id,
+            failure.code,
+            failure.retry_class.replace('_', " "),
+            failure.message
+        );
+    }
+
+    let mut summary = output::table(&[
+        "Run",
+        "Status",
+        "Read",
+        "Upserted",
+        "Deleted",
+        "Failed",
+        "API calls",
+        "Bulk jobs",
+    ]);
+    for (name, report) in [("full", &full), ("incremental", &incremental)] {
+        let total =
+            |f: fn(&ObjectStats) -> i64| report.objects.iter().map(f).sum::<i64>().to_string();
+        summary.add_row([
+            name.to_string(),
+            report.run.status.clone(),
+            total(|o| o.read),
+            total(|o| o.upserted),
+            total(|o| o.deleted),
+            total(|o| o.failed),
+            total(|o| o.api_calls),
+            total(|o| o.bulk_jobs),
+        ]);
+    }
+    let in_org = salesforce
+        .records(OrgKind::Production, "Zuora__CustomerAccount__c")
+        .map_or(0, |r| r.len());
+    step(
+        "Summary",
+        &format!(
+            "{in_org} billing accounts in the org; `zbridge sync history` keeps these per run:"
+        ),
+    );
+    println!("{summary}");
+    salesforce.shutdown().await;
+    Ok(())
+}
 
 pub async fn run() -> anyhow::Result<()> {
     let dir = tempfile::Builder::new().prefix("zbridge-demo-").tempdir()?;
@@ -28,10 +180,20 @@ pub async fn run() -> anyhow::Result<()> {
         ),
     );
 
-    let sim = ZuoraSim::builder().seed(7).accounts(300).start().await?;
+    let sim = ZuoraSim::builder()
+        .seed(SEED)
+        .accounts(ACCOUNTS)
+        // Every generated account names a Salesforce Account of the simulated org.
+        .crm_share(1.0)
+        .crm_ids(seeded_account_ids(SEED, ACCOUNTS))
+        .start()
+        .await?;
     step(
         "The Zuora simulator",
-        &format!("{} with 300 generated customer accounts", sim.base_url()),
+        &format!(
+            "{} with {ACCOUNTS} generated customer accounts",
+            sim.base_url()
+        ),
     );
 
     let project = ProjectName::parse("Demo")?;
@@ -175,12 +337,14 @@ pub async fn run() -> anyhow::Result<()> {
         );
     }
 
+    sync_tour(&store, &sim).await?;
+
     sim.shutdown().await;
     store.close().await;
     dir.close()?;
     step(
         "Done",
-        "the simulator stopped and the temporary home was removed; next: `zbridge sim` and `zbridge connection create --help`",
+        "the simulators stopped and the temporary home was removed; next: `zbridge sim`, `zbridge connection create --help` and `zbridge sync --help`",
     );
     Ok(())
 }
