@@ -1,7 +1,7 @@
 //! `/api/saved-queries`: the queries saved with `zbridge query --save` or from the Query page:
 //! list, show, save, run (streamed like `/api/query`) and delete.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -13,6 +13,7 @@ use zbridge_zuora::sink::Format;
 use super::ApiJson;
 use crate::AppState;
 use crate::error::ApiError;
+use crate::form::FormData;
 use crate::query::{self, Condition, QueryRequest};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -122,20 +123,17 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The format of a run.
-#[derive(Debug, Deserialize)]
-pub struct RunParams {
-    /// `csv` or `jsonl`; the saved query's own format when that is one of them, else CSV.
-    format: Option<String>,
-}
-
+/// Runs a saved query. `?format=csv|jsonl` picks the output; without it, the saved query's own
+/// format when it is one of those, else CSV. (The query string is read by hand so that a bad
+/// one is a JSON error like every other.)
 async fn run(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(params): Query<RunParams>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
+    let params = FormData::parse(raw.unwrap_or_default().as_bytes());
     let saved = saved::load(state.store(), &name).await?;
-    let format = match params.format.as_deref() {
+    let format = match params.get("format") {
         Some(text) => query::format_of(text)?,
         None => query::format_of(&saved.query.format).unwrap_or(Format::Csv),
     };

@@ -25,9 +25,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/sf-credentials", get(index).post(create_profile))
         .route("/sf-credentials/{profile}", get(profile_page))
-        .route("/sf-credentials/{profile}/password", post(save_password))
-        .route("/sf-credentials/{profile}/oauth", post(save_oauth))
-        .route("/sf-credentials/{profile}/jwt", post(save_jwt))
+        .route("/sf-credentials/{profile}/{kind}", post(save))
         .route("/sf-credentials/{profile}/method", post(switch))
         .route("/sf-credentials/{profile}/setup-oauth", post(setup_oauth))
         .route("/sf-credentials/{profile}/test-access", post(test_access))
@@ -247,56 +245,37 @@ async fn outcome(
     }
 }
 
-async fn save_password(
+/// Saves the form of one credential kind (`password`, `oauth` or `jwt`; the other actions
+/// have their own, fixed paths, which take precedence).
+async fn save(
     State(state): State<AppState>,
     Csrf(csrf): Csrf,
-    Path(profile): Path<String>,
+    Path((profile, kind)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let kind: CredentialKind = kind.parse()?;
     let form = FormData::parse(&body);
-    let result = state
-        .sf()
-        .save_password(&profile, sf::password_fields(&form))
-        .await
-        .map(|_| Vec::new())
-        .map_err(ApiError::from);
-    outcome(&state, csrf, &profile, &headers, result, "password").await
-}
-
-async fn save_oauth(
-    State(state): State<AppState>,
-    Csrf(csrf): Csrf,
-    Path(profile): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let form = FormData::parse(&body);
-    let result = state
-        .sf()
-        .save_oauth(&profile, sf::oauth_fields(&form))
-        .await
-        .map(|(_, warnings)| warnings)
-        .map_err(ApiError::from);
-    outcome(&state, csrf, &profile, &headers, result, "oauth").await
-}
-
-async fn save_jwt(
-    State(state): State<AppState>,
-    Csrf(csrf): Csrf,
-    Path(profile): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let form = FormData::parse(&body);
-    let (fields, private_key) = sf::jwt_fields(&form);
-    let result = state
-        .sf()
-        .save_jwt_with_key(&profile, fields, private_key)
-        .await
-        .map(|_| Vec::new())
-        .map_err(ApiError::from);
-    outcome(&state, csrf, &profile, &headers, result, "jwt").await
+    let service = state.sf();
+    let result = match kind {
+        CredentialKind::Password => service
+            .save_password(&profile, sf::password_fields(&form))
+            .await
+            .map(|_| Vec::new()),
+        CredentialKind::OAuth => service
+            .save_oauth(&profile, sf::oauth_fields(&form))
+            .await
+            .map(|(_, warnings)| warnings),
+        CredentialKind::Jwt => {
+            let (fields, private_key) = sf::jwt_fields(&form);
+            service
+                .save_jwt_with_key(&profile, fields, private_key)
+                .await
+                .map(|_| Vec::new())
+        }
+    };
+    let result = result.map_err(ApiError::from);
+    outcome(&state, csrf, &profile, &headers, result, kind.as_str()).await
 }
 
 async fn switch(
