@@ -458,10 +458,60 @@ fn rows(c: &CredentialView) -> Vec<(&'static str, String)> {
     push("Consumer Secret", c.consumer_secret.map(str::to_string));
     push("OAuth Token", c.oauth_token.map(str::to_string));
     push("Key File", c.key_file.clone());
+    push("Private Key", c.private_key.map(str::to_string));
     push(
         "Use Sandbox",
         Some(if c.sandbox { "yes" } else { "no" }.to_string()),
     );
     push("Login URL", c.login_url.clone());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zbridge_salesforce::CredentialKind;
+
+    fn jwt_view(key_file: Option<&str>, private_key: &'static str) -> CredentialView {
+        CredentialView {
+            kind: CredentialKind::Jwt,
+            label: CredentialKind::Jwt.label(),
+            active: true,
+            sandbox: false,
+            login_url: None,
+            username: Some("sync@example.com".into()),
+            password: None,
+            security_token: None,
+            org_id: None,
+            org_id18: None,
+            user_id: None,
+            user_id18: None,
+            consumer_key: Some("key".into()),
+            consumer_secret: None,
+            oauth_token: None,
+            key_file: key_file.map(str::to_string),
+            private_key: Some(private_key),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    /// The table shows what the JSON shows: whether the store holds the JWT private key.
+    #[test]
+    fn jwt_rows_say_whether_the_private_key_is_set() {
+        let field = |view: &CredentialView, name: &str| {
+            rows(view)
+                .into_iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v)
+        };
+        let stored = jwt_view(None, "set");
+        assert_eq!(field(&stored, "Private Key").as_deref(), Some("set"));
+        assert_eq!(field(&stored, "Key File"), None);
+        let from_file = jwt_view(Some("/etc/zbridge/jwt.pem"), "not set");
+        assert_eq!(field(&from_file, "Private Key").as_deref(), Some("not set"));
+        assert_eq!(
+            field(&from_file, "Key File").as_deref(),
+            Some("/etc/zbridge/jwt.pem")
+        );
+    }
 }
