@@ -141,6 +141,65 @@ pub struct SyncFailure {
     pub fields: String,
 }
 
+impl SyncRun {
+    /// The first 8 characters of the id: enough to name a run (`sync errors` takes a prefix).
+    pub fn short_id(&self) -> &str {
+        self.id
+            .char_indices()
+            .nth(8)
+            .map_or(self.id.as_str(), |(end, _)| &self.id[..end])
+    }
+
+    /// How long the run took, as `12.3s`, or `running` while it runs.
+    pub fn duration_text(&self) -> String {
+        match self.finished_at {
+            Some(end) => format!(
+                "{:.1}s",
+                (end - self.started_at).num_milliseconds() as f64 / 1000.0
+            ),
+            None => "running".into(),
+        }
+    }
+}
+
+impl SyncFailure {
+    /// The header row of [`SyncFailure::write_csv`].
+    pub const CSV_HEADER: &'static str =
+        "object,external_id,operation,code,retry_class,status_code,message,fields";
+
+    /// Writes `failures` as CSV, header first; a field is quoted only when it holds a comma, a
+    /// quote or a line break (the CLI's `sync errors --csv` and the web UI's error CSV).
+    pub fn write_csv(
+        failures: &[SyncFailure],
+        out: &mut impl std::io::Write,
+    ) -> std::io::Result<()> {
+        writeln!(out, "{}", Self::CSV_HEADER)?;
+        for f in failures {
+            let row = [
+                &f.object,
+                &f.external_id,
+                &f.operation,
+                &f.code,
+                &f.retry_class,
+                &f.status_code,
+                &f.message,
+                &f.fields,
+            ];
+            let line: Vec<String> = row.iter().map(|field| csv_field(field)).collect();
+            writeln!(out, "{}", line.join(","))?;
+        }
+        Ok(())
+    }
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
 /// A record the profile wrote to the org.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncKey {
@@ -830,5 +889,48 @@ mod tests {
         let items = [("a", 1), ("b", 2), ("a", 3)];
         let kept: Vec<_> = last_per_key(&items, |i| i.0).into_iter().copied().collect();
         assert_eq!(kept, [("b", 2), ("a", 3)]);
+    }
+
+    #[test]
+    fn failures_are_written_as_csv_quoted_only_where_needed() {
+        let failure = SyncFailure {
+            object: "Account".into(),
+            external_id: "2c9".into(),
+            operation: "upsert".into(),
+            code: "DACO-1".into(),
+            retry_class: "needs_fix".into(),
+            status_code: "FIELD_INTEGRITY".into(),
+            message: "bad \"value\", here\nand there".into(),
+            fields: "A,B".into(),
+        };
+        let mut out = Vec::new();
+        SyncFailure::write_csv(&[failure], &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "object,external_id,operation,code,retry_class,status_code,message,fields\n\
+             Account,2c9,upsert,DACO-1,needs_fix,FIELD_INTEGRITY,\"bad \"\"value\"\", here\nand there\",\"A,B\"\n"
+        );
+        assert_eq!(csv_field("plain"), "plain");
+    }
+
+    #[test]
+    fn runs_are_named_by_a_short_id_and_timed() {
+        let started_at = from_millis(1_000_000);
+        let mut run = SyncRun {
+            id: "0123abcd-4567-89ef-0123-456789abcdef".into(),
+            profile_id: "p".into(),
+            full: false,
+            trigger: "manual".into(),
+            status: "Running".into(),
+            message: None,
+            started_at,
+            finished_at: None,
+        };
+        assert_eq!(run.short_id(), "0123abcd");
+        assert_eq!(run.duration_text(), "running");
+        run.finished_at = Some(from_millis(1_012_345));
+        assert_eq!(run.duration_text(), "12.3s");
+        run.id = "ab".into();
+        assert_eq!(run.short_id(), "ab");
     }
 }
