@@ -1,11 +1,11 @@
 //! The 360 sync for the UI and the API: start a run in the background and follow it, set a
-//! profile's schedule, read the history and a run's failed records as CSV.
+//! profile's schedule.
 
 use std::time::Duration;
 
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
-use zbridge_store::{DEFAULT_LEASE_TTL, LeaseError, LeaseEvent, Store, SyncFailure};
+use zbridge_store::{DEFAULT_LEASE_TTL, LeaseError, LeaseEvent, Store};
 use zbridge_sync::{Engine, RunRequest, SyncError, SyncOptions};
 
 use crate::AppState;
@@ -167,60 +167,4 @@ pub async fn set_schedule(
         None => store.remove_sync_schedule(&p.id).await?,
     }
     Ok(secs)
-}
-
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
-}
-
-/// The failed records of a run as CSV, with a header row.
-pub fn failures_csv(failures: &[SyncFailure]) -> String {
-    let mut out =
-        String::from("object,external_id,operation,code,retry_class,status_code,message,fields\n");
-    for f in failures {
-        let row = [
-            &f.object,
-            &f.external_id,
-            &f.operation,
-            &f.code,
-            &f.retry_class,
-            &f.status_code,
-            &f.message,
-            &f.fields,
-        ];
-        let line: Vec<String> = row.iter().map(|c| csv_field(c)).collect();
-        out.push_str(&line.join(","));
-        out.push('\n');
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn failures_are_quoted_as_csv() {
-        let f = SyncFailure {
-            object: "Account".into(),
-            external_id: "2c9".into(),
-            operation: "upsert".into(),
-            code: "DACO-1".into(),
-            retry_class: "needs_fix".into(),
-            status_code: "FIELD_INTEGRITY".into(),
-            message: "bad \"value\", here".into(),
-            fields: "A,B".into(),
-        };
-        let csv = failures_csv(&[f]);
-        assert_eq!(
-            csv.lines().nth(1),
-            Some(
-                "Account,2c9,upsert,DACO-1,needs_fix,FIELD_INTEGRITY,\"bad \"\"value\"\", here\",\"A,B\""
-            )
-        );
-    }
 }

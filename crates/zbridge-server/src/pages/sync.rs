@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use zbridge_store::{ObjectStats, SyncRun};
+use zbridge_store::{ObjectStats, SyncFailure};
 use zbridge_sync::SyncOptions;
 
 use super::connections::encode_path;
@@ -47,21 +47,6 @@ pub struct RunRow {
     status: String,
     duration: String,
     counts: String,
-}
-
-fn short(id: &str) -> String {
-    id.chars().take(8).collect()
-}
-
-fn duration(run: &SyncRun) -> String {
-    run.finished_at
-        .map(|f| {
-            format!(
-                "{:.1} s",
-                (f - run.started_at).num_milliseconds() as f64 / 1000.0
-            )
-        })
-        .unwrap_or_else(|| "running".into())
 }
 
 /// Per-object counts in one line: `Account 7↑ 0✗ · Subscription 10↑ …`.
@@ -133,13 +118,13 @@ async fn sync_page(state: &AppState, csrf: String) -> Result<SyncPage, ApiError>
             .map(|(r, counts)| RunRow {
                 counts,
                 id: r.id.clone(),
-                short: short(&r.id),
+                short: r.short_id().to_string(),
                 profile: name_of(&r.profile_id),
                 started: r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
                 trigger: r.trigger.clone(),
                 kind: if r.full { "full" } else { "incremental" },
                 status: r.status.clone(),
-                duration: duration(r),
+                duration: r.duration_text(),
             })
             .collect(),
         profiles: profiles
@@ -253,7 +238,7 @@ async fn load_progress(state: &AppState, id: &str) -> Result<RunProgress, ApiErr
         .map(|p| p.name)
         .unwrap_or_default();
     Ok(RunProgress {
-        short: short(&run.id),
+        short: run.short_id().to_string(),
         failed: objects.iter().map(|o| o.failed).sum(),
         running: run.finished_at.is_none(),
         status: run.status.clone(),
@@ -261,7 +246,7 @@ async fn load_progress(state: &AppState, id: &str) -> Result<RunProgress, ApiErr
         kind: if run.full { "full" } else { "incremental" },
         trigger: run.trigger.clone(),
         started: run.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-        duration: duration(&run),
+        duration: run.duration_text(),
         id: run.id,
         profile,
         objects,
@@ -290,6 +275,9 @@ async fn errors_csv(
 ) -> Result<Response, ApiError> {
     let (run, _) = state.store().load_sync_run(&id).await?;
     let failures = state.store().sync_run_failures(&run.id).await?;
+    let mut body = Vec::new();
+    SyncFailure::write_csv(&failures, &mut body)
+        .map_err(|e| ApiError::Internal(format!("cannot write the error CSV: {e}")))?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -297,11 +285,11 @@ async fn errors_csv(
                 header::CONTENT_DISPOSITION,
                 format!(
                     "attachment; filename=\"sync-errors-{}.csv\"",
-                    short(&run.id)
+                    run.short_id()
                 ),
             ),
         ],
-        sync::failures_csv(&failures),
+        body,
     )
         .into_response())
 }

@@ -3,11 +3,13 @@
 //! profile's lease while it works, as the workers and the web UI do, so one profile never has
 //! two runs at once.
 
+use std::io::Write;
+
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 use zbridge_salesforce::SyncCredentials;
 use zbridge_store::{
-    DEFAULT_LEASE_TTL, LeaseEvent, LeaseKeeper, ObjectStats, Store, SyncProfile, SyncRun,
+    DEFAULT_LEASE_TTL, LeaseEvent, LeaseKeeper, ObjectStats, Store, SyncFailure, SyncProfile,
 };
 use zbridge_sync::engine::FAILURE;
 use zbridge_sync::{Engine, RunReport, RunRequest, SyncOptions};
@@ -119,26 +121,11 @@ fn finish(report: &RunReport) -> anyhow::Result<()> {
     if report.run.status == FAILURE {
         anyhow::bail!(
             "sync run {} ended as Failure: {}; the watermarks did not move past unwritten data, the next run continues from there",
-            short(&report.run.id),
+            report.run.short_id(),
             report.run.message.clone().unwrap_or_default()
         );
     }
     Ok(())
-}
-
-fn short(id: &str) -> &str {
-    &id[..id.len().min(8)]
-}
-
-fn duration(run: &SyncRun) -> String {
-    run.finished_at
-        .map(|f| {
-            format!(
-                "{:.1}s",
-                (f - run.started_at).num_milliseconds() as f64 / 1000.0
-            )
-        })
-        .unwrap_or_else(|| "running".into())
 }
 
 pub fn objects_table(objects: &[ObjectStats]) -> comfy_table::Table {
@@ -182,7 +169,7 @@ fn print_report(report: &RunReport, json: bool) -> anyhow::Result<()> {
         .unwrap_or_default();
     eprintln!(
         "Run {} ({}): {}{message}; {} failed record(s){}",
-        short(&report.run.id),
+        report.run.short_id(),
         if report.run.full {
             "full"
         } else {
@@ -191,7 +178,7 @@ fn print_report(report: &RunReport, json: bool) -> anyhow::Result<()> {
         report.run.status,
         report.failed,
         if report.failed > 0 {
-            format!("; see 'zbridge sync errors {}'", short(&report.run.id))
+            format!("; see 'zbridge sync errors {}'", report.run.short_id())
         } else {
             String::new()
         }
@@ -215,7 +202,7 @@ pub async fn history(
         println!("{}", objects_table(&objects));
         eprintln!(
             "Run {} ({}, {}): {}{} in {}",
-            short(&run.id),
+            run.short_id(),
             run.trigger,
             if run.full { "full" } else { "incremental" },
             run.status,
@@ -223,7 +210,7 @@ pub async fn history(
                 .as_deref()
                 .map(|m| format!(": {m}"))
                 .unwrap_or_default(),
-            duration(&run)
+            run.duration_text()
         );
         return Ok(());
     }
@@ -246,25 +233,17 @@ pub async fn history(
             .map(|p| p.name.clone())
             .unwrap_or_default();
         table.add_row([
-            short(&r.id).to_string(),
+            r.short_id().to_string(),
             name,
             r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
             r.trigger.clone(),
             if r.full { "full" } else { "incremental" }.to_string(),
             r.status.clone(),
-            duration(r),
+            r.duration_text(),
         ]);
     }
     println!("{table}");
     Ok(())
-}
-
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
 }
 
 /// `zbridge sync errors RUN [--csv]`.
@@ -276,21 +255,9 @@ pub async fn errors(run: &str, csv: bool, json: bool) -> anyhow::Result<()> {
         return output::json(&failures);
     }
     if csv {
-        println!("object,external_id,operation,code,retry_class,status_code,message,fields");
-        for f in &failures {
-            let row = [
-                &f.object,
-                &f.external_id,
-                &f.operation,
-                &f.code,
-                &f.retry_class,
-                &f.status_code,
-                &f.message,
-                &f.fields,
-            ];
-            let line: Vec<String> = row.iter().map(|c| csv_field(c)).collect();
-            println!("{}", line.join(","));
-        }
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        SyncFailure::write_csv(&failures, &mut out)?;
+        out.flush()?;
         return Ok(());
     }
     let mut table = output::table(&[
@@ -315,7 +282,7 @@ pub async fn errors(run: &str, csv: bool, json: bool) -> anyhow::Result<()> {
     eprintln!(
         "{} failed record(s) in run {}",
         failures.len(),
-        short(&run.id)
+        run.short_id()
     );
     Ok(())
 }
@@ -380,13 +347,6 @@ pub async fn schedule(profile: &str, every: Option<&str>, off: bool) -> anyhow::
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_when_needed() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-    }
 
     #[test]
     fn object_lists_split_on_commas() {
