@@ -8,13 +8,16 @@
 //! Memory stays flat: no step holds more than one batch of one object; the key index that
 //! deletes and scope decisions need lives in the store.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
+use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{DateTime, TimeZone, Utc};
 use futures::StreamExt;
+use futures::future::{Either, LocalBoxFuture};
+use futures::stream::FuturesOrdered;
 use serde_json::{Map, Value as Json};
 use tokio_util::sync::CancellationToken;
 use zbridge_core::ZuoraService;
@@ -39,6 +42,10 @@ pub const FINISHED_WITH_ERRORS: &str = "Finished with Errors";
 pub const FAILURE: &str = "Failure";
 
 mod reconcile;
+
+/// Batches of one object loading at Salesforce at once: while Salesforce works on a Bulk job,
+/// the next batches are read, planned and uploaded, so its processing time is not idle time.
+const LOADS_IN_FLIGHT: usize = 3;
 
 /// Objects whose windows are read from Zuora ahead of the one being loaded.
 const EXTRACT_AHEAD: usize = 4;
@@ -206,6 +213,53 @@ struct BatchPlan {
     failures: Vec<SyncFailure>,
     resolved: Vec<String>,
     skipped: i64,
+}
+
+/// What Salesforce answered for a batch: one result per upsert, and the Bulk jobs it took.
+#[derive(Default)]
+struct Loaded {
+    results: Vec<RecordResult>,
+    bulk_jobs: i64,
+}
+
+type LoadedBatch = (BatchPlan, Result<Loaded, SyncError>);
+
+/// The loads of one object in flight, in batch order, and those that ended while the next
+/// batch was being prepared.
+#[derive(Default)]
+struct Loads<'a> {
+    running: FuturesOrdered<LocalBoxFuture<'a, LoadedBatch>>,
+    ended: VecDeque<LoadedBatch>,
+}
+
+impl<'a> Loads<'a> {
+    fn start(&mut self, load: impl Future<Output = LoadedBatch> + 'a) {
+        self.running.push_back(Box::pin(load));
+    }
+
+    /// Runs `work` while the loads in flight go on; loads that end meanwhile are kept.
+    async fn alongside<T>(&mut self, work: impl Future<Output = T>) -> T {
+        let mut work = pin!(work);
+        while !self.running.is_empty() {
+            match futures::future::select(work.as_mut(), self.running.next()).await {
+                Either::Left((out, _)) => return out,
+                Either::Right((Some(done), _)) => self.ended.push_back(done),
+                Either::Right((None, _)) => break,
+            }
+        }
+        work.await
+    }
+
+    /// Waits until at most `left` loads are in flight; returns those that ended, in order.
+    async fn settle(&mut self, left: usize) -> Vec<LoadedBatch> {
+        while self.running.len() > left {
+            match self.running.next().await {
+                Some(done) => self.ended.push_back(done),
+                None => break,
+            }
+        }
+        self.ended.drain(..).collect()
+    }
 }
 
 /// Per-object context while a run goes.
@@ -659,26 +713,47 @@ impl Engine {
         let mut seen_retry: HashSet<String> = HashSet::new();
         let id_col = index_of(&columns, "Id").unwrap_or(0);
         let mut batch: Vec<RawRow> = Vec::with_capacity(batch_size.min(10_000));
+        let mut loads = Loads::default();
         let mut new_keys = Vec::new();
-        for line in BufReader::new(file).lines() {
-            let (cells, deleted): (Vec<Option<String>>, bool) =
-                serde_json::from_str(&line?).map_err(|e| std::io::Error::other(e.to_string()))?;
-            if !retry.is_empty()
-                && let Some(Some(id)) = cells.get(id_col)
-            {
-                seen_retry.insert(id.clone());
+        let mut lines = BufReader::new(file).lines();
+        loop {
+            let line = lines.next().transpose()?;
+            if let Some(line) = &line {
+                let (cells, deleted): (Vec<Option<String>>, bool) =
+                    serde_json::from_str(line).map_err(|e| std::io::Error::other(e.to_string()))?;
+                if !retry.is_empty()
+                    && let Some(Some(id)) = cells.get(id_col)
+                {
+                    seen_retry.insert(id.clone());
+                }
+                batch.push(RawRow { cells, deleted });
+                if ctx.stop.is_cancelled() {
+                    // The batches already at Salesforce are finished and booked first.
+                    for (plan, loaded) in loads.settle(0).await {
+                        self.finish_batch(run, ctx, plan, loaded?).await?;
+                    }
+                    return Err(SyncError::Stopped);
+                }
             }
-            batch.push(RawRow { cells, deleted });
-            if ctx.stop.is_cancelled() {
-                return Err(SyncError::Stopped);
+            let full_batch = batch.len() >= batch_size || (line.is_none() && !batch.is_empty());
+            if full_batch {
+                let rows = std::mem::take(&mut batch);
+                let plan = loads
+                    .alongside(self.prepare_batch(ctx, &columns, rows))
+                    .await?;
+                loads.start(self.load_planned(ctx.object, ctx.bulk, plan));
             }
-            if batch.len() >= batch_size {
-                let b = std::mem::take(&mut batch);
-                new_keys.extend(self.process_batch(run, ctx, &columns, b).await?);
+            let wanted = if line.is_none() {
+                0
+            } else {
+                LOADS_IN_FLIGHT - 1
+            };
+            for (plan, loaded) in loads.settle(wanted).await {
+                new_keys.extend(self.finish_batch(run, ctx, plan, loaded?).await?);
             }
-        }
-        if !batch.is_empty() {
-            new_keys.extend(self.process_batch(run, ctx, &columns, batch).await?);
+            if line.is_none() {
+                break;
+            }
         }
         if !full {
             added.insert(object.name.clone(), new_keys);
@@ -945,13 +1020,14 @@ impl Engine {
         plan
     }
 
-    async fn process_batch(
+    /// Reads what a batch needs (known keys, parents, joined rows), plans it, and records the
+    /// keys of its upserts before anything is written.
+    async fn prepare_batch(
         &self,
-        run: &SyncRun,
-        ctx: &mut ObjectRun<'_>,
+        ctx: &ObjectRun<'_>,
         columns: &[String],
         rows: Vec<RawRow>,
-    ) -> Result<Vec<String>, SyncError> {
+    ) -> Result<BatchPlan, SyncError> {
         let object = ctx.object;
         let ids: Vec<String> = rows
             .iter()
@@ -981,18 +1057,31 @@ impl Engine {
         let joins = self.read_joins(object, columns, &rows).await?;
         let plan = self.plan_batch(ctx, columns, &rows, &parents, &known, &joins);
         drop(rows);
-        ctx.stats.skipped += plan.skipped;
         // Keys first: a crash after the write but before the result leaves a key for a record
         // that may exist, never a record the index does not know.
         let keys: Vec<SyncKey> = plan.upserts.iter().map(|u| u.key.clone()).collect();
         self.store.put_sync_keys(&ctx.profile_id, &keys).await?;
-        let results = self.load_upserts(ctx, &plan.upserts).await?;
+        Ok(plan)
+    }
+
+    /// Books a loaded batch: counts, keys of records that could not be created, failures,
+    /// resolved failures, queued deletes, CrmId changes. Returns the keys it added.
+    async fn finish_batch(
+        &self,
+        run: &SyncRun,
+        ctx: &mut ObjectRun<'_>,
+        plan: BatchPlan,
+        loaded: Loaded,
+    ) -> Result<Vec<String>, SyncError> {
+        let object = ctx.object;
+        ctx.stats.skipped += plan.skipped;
+        ctx.stats.bulk_jobs += loaded.bulk_jobs;
         let mut failures = plan.failures;
         let mut written = plan.resolved;
         let mut unknown_failed = Vec::new();
         let mut repoint = Vec::new();
         let mut added = Vec::new();
-        for (result, upsert) in results.iter().zip(&plan.upserts) {
+        for (result, upsert) in loaded.results.iter().zip(&plan.upserts) {
             match failure_of(&object.name, result, "upsert") {
                 Some(f) => {
                     if !upsert.known {
@@ -1032,17 +1121,28 @@ impl Engine {
         Ok(added)
     }
 
+    /// Loads a planned batch and hands the plan back with Salesforce's answer.
+    async fn load_planned(
+        &self,
+        object: &ObjectMap,
+        bulk: bool,
+        plan: BatchPlan,
+    ) -> (BatchPlan, Result<Loaded, SyncError>) {
+        let loaded = self.load_upserts(object, bulk, &plan.upserts).await;
+        (plan, loaded)
+    }
+
     /// Writes upserts through Bulk (large objects) or Collections; one result per upsert.
     async fn load_upserts(
         &self,
-        ctx: &mut ObjectRun<'_>,
+        object: &ObjectMap,
+        bulk: bool,
         upserts: &[Upsert],
-    ) -> Result<Vec<RecordResult>, SyncError> {
+    ) -> Result<Loaded, SyncError> {
         if upserts.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Loaded::default());
         }
-        let object = ctx.object;
-        if ctx.bulk {
+        if bulk {
             let mut columns: Vec<String> = object.fields.iter().map(|f| f.to.clone()).collect();
             if let Some(flag) = &object.deleted_flag {
                 columns.push(flag.clone());
@@ -1066,17 +1166,22 @@ impl Engine {
                 .salesforce
                 .bulk_upsert(&object.target, &object.key, &columns, &rows)
                 .await?;
-            ctx.stats.bulk_jobs += i64::try_from(outcome.jobs.len()).unwrap_or(0);
-            Ok(outcome.results)
+            Ok(Loaded {
+                results: outcome.results,
+                bulk_jobs: i64::try_from(outcome.jobs.len()).unwrap_or(0),
+            })
         } else {
             let records: Vec<Map<String, Json>> = upserts
                 .iter()
                 .map(|u| collections_record(&u.fields))
                 .collect();
-            Ok(self
-                .salesforce
-                .upsert_collection(&object.target, &object.key, &records)
-                .await?)
+            Ok(Loaded {
+                results: self
+                    .salesforce
+                    .upsert_collection(&object.target, &object.key, &records)
+                    .await?,
+                bulk_jobs: 0,
+            })
         }
     }
 
