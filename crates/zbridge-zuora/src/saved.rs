@@ -182,7 +182,19 @@ impl SavedQuerySpec {
         connection_id: &str,
         client: &ZuoraClient,
     ) -> Result<Plan, ZuoraError> {
-        let spec = self.to_spec()?;
+        self.plan_spec(&self.to_spec()?, store, connection_id, client)
+            .await
+    }
+
+    /// Plans `spec`, this query's [`SavedQuerySpec::to_spec`] with its window moved (the
+    /// CLI's `--state` reads from a bookmark to shortly before now).
+    pub async fn plan_spec(
+        &self,
+        spec: &QuerySpec,
+        store: &Store,
+        connection_id: &str,
+        client: &ZuoraClient,
+    ) -> Result<Plan, ZuoraError> {
         if let Some(text) = self.raw_text() {
             return Ok(query::plan_raw(text, client.connection().service));
         }
@@ -192,7 +204,7 @@ impl SavedQuerySpec {
             refresh: false,
         };
         let schema = discovery.describe(client, &spec.table).await?;
-        query::plan(&spec, &schema, client.connection().service)
+        query::plan(spec, &schema, client.connection().service)
     }
 }
 
