@@ -301,3 +301,139 @@ async fn singer_output_feeds_a_real_singer_target() {
     );
     assert_eq!(stdout.trim(), format!("Account {records}"));
 }
+
+/// The saved-query paths besides the plain run: --output and --state on a saved query, saved
+/// raw SQL, list --json, and the errors (with the CLI's flag names and exit code 2).
+#[tokio::test(flavor = "multi_thread")]
+async fn saved_queries_take_output_and_state_and_refuse_bad_input() {
+    let (home, _sim) = setup().await;
+    let h = home.path();
+    ok(
+        h,
+        &[
+            "query",
+            "Sim",
+            "--table",
+            "Account",
+            "--columns",
+            "Id",
+            "--lag",
+            "0",
+            "--save",
+            "ids",
+        ],
+    );
+    ok(
+        h,
+        &[
+            "query",
+            "Sim",
+            "--sql",
+            "SELECT id FROM account LIMIT 2",
+            "--save",
+            "Raw",
+        ],
+    );
+
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(h, &["query", "list", "--json"])).unwrap();
+    assert_eq!(listed[0]["name"], "ids", "{listed}");
+    assert_eq!(listed[0]["connection"], "Sim");
+    assert_eq!(listed[0]["query"]["table"], "Account");
+    assert_eq!(listed[0]["query"]["lag"], "0");
+    assert_eq!(listed[1]["query"]["sql"], "SELECT id FROM account LIMIT 2");
+    let table = ok(h, &["query", "list"]);
+    assert!(table.contains("SELECT id FROM account LIMIT 2"), "{table}");
+
+    let out = h.join("ids.csv");
+    let state = h.join("ids.state.json");
+    let with_state = [
+        "query",
+        "run",
+        "ids",
+        "--output",
+        out.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    ok(h, &with_state);
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        written.starts_with("Id\n") && written.lines().count() > 30,
+        "{written}"
+    );
+    let bookmark: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert!(
+        bookmark["bookmarks"]["account"]["value"].is_string(),
+        "{bookmark}"
+    );
+    ok(h, &with_state);
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "Id\n",
+        "the next window is empty"
+    );
+
+    let raw = ok(h, &["query", "run", "raw"]);
+    assert_eq!(raw.lines().count(), 3, "{raw}");
+    let refused = run(
+        h,
+        &["query", "run", "raw", "--state", state.to_str().unwrap()],
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("cannot be combined with --limit, --sql or --zoql")
+    );
+
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["query", "run", "nothing"],
+            "error: no saved query named 'nothing'; 'zbridge query list' lists them",
+        ),
+        (
+            &["query", "delete", "nothing"],
+            "error: no saved query named 'nothing'; 'zbridge query list' lists them",
+        ),
+        (
+            &[
+                "query",
+                "Sim",
+                "--table",
+                "Account",
+                "--since",
+                "yesterday",
+                "--save",
+                "bad",
+            ],
+            "error: --since: ",
+        ),
+        (
+            &[
+                "query",
+                "Sim",
+                "--table",
+                "Account",
+                "--where",
+                "Status = ",
+                "--save",
+                "bad",
+            ],
+            "error: --where: ",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = run(h, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.lines().any(|line| line.starts_with(expected)),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(
+        !ok(h, &["query", "list"]).contains("bad"),
+        "nothing invalid was saved"
+    );
+}

@@ -9,11 +9,12 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
-use zbridge_core::ZuoraService;
+use zbridge_core::{ValidationError, ZuoraService};
 use zbridge_store::Store;
 use zbridge_zuora::ZuoraClient;
 use zbridge_zuora::discovery::CachedDiscovery;
-use zbridge_zuora::query::{self, Progress, QuerySpec, Summary};
+use zbridge_zuora::query::{self, Progress, Summary};
+use zbridge_zuora::saved::{self, SavedQueryError, SavedQuerySpec};
 use zbridge_zuora::sink::{self, Format};
 
 use crate::cli::{DescribeArgs, TablesArgs};
@@ -48,12 +49,11 @@ enum SavedQueryCommand {
     },
 }
 
-/// What to read; saved as the definition of a saved query.
-#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+/// What to read; `--save` stores it as a saved query ([`QueryArgs::spec`]).
+#[derive(Debug, Clone, Args)]
 struct QueryArgs {
     /// The connection.
     #[arg(required = true)]
-    #[serde(skip)]
     connection: Option<String>,
     /// The table (Zuora object) to read.
     #[arg(long, required_unless_present_any = ["sql", "zoql"])]
@@ -95,12 +95,32 @@ struct QueryArgs {
     #[arg(long, default_value = "5m", value_name = "DURATION")]
     lag: String,
     #[command(flatten)]
-    #[serde(skip)]
     output: OutputArgs,
     /// Save this query under a name (it then needs its connection), instead of running it.
     #[arg(long, value_name = "NAME")]
-    #[serde(skip)]
     save: Option<String>,
+}
+
+impl QueryArgs {
+    /// The query the flags describe, in the form saved queries keep (the web UI and the API
+    /// run the same form).
+    fn spec(&self) -> SavedQuerySpec {
+        SavedQuerySpec {
+            table: self.table.clone(),
+            columns: self.columns.clone(),
+            filter: self.filter.clone(),
+            since: self.since.clone(),
+            until: self.until.clone(),
+            cursor: self.cursor.clone(),
+            limit: self.limit,
+            include_deleted: self.include_deleted,
+            service: self.service.clone(),
+            sql: self.sql.clone(),
+            zoql: self.zoql.clone(),
+            format: self.format.clone(),
+            lag: self.lag.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -112,9 +132,6 @@ struct OutputArgs {
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
 }
-
-/// The kind under which saved queries are stored.
-const COMPONENT_KIND: &str = "query";
 
 pub async fn tables(args: TablesArgs, json: bool) -> anyhow::Result<()> {
     let store = super::open_store().await?;
@@ -172,12 +189,20 @@ pub async fn describe(args: DescribeArgs, json: bool) -> anyhow::Result<()> {
 }
 
 pub async fn run(command: QueryCommand, json: bool) -> anyhow::Result<()> {
+    let store = super::open_store().await?;
     match command.saved {
-        Some(SavedQueryCommand::Run { name, output }) => run_saved(&name, output).await,
-        Some(SavedQueryCommand::List) => list_saved(json).await,
+        Some(SavedQueryCommand::Run { name, output }) => {
+            let found = saved::load(&store, &name).await.map_err(cli_error)?;
+            let connection = found.connection.as_deref().ok_or_else(|| {
+                cli_error(SavedQueryError::ConnectionGone {
+                    name: found.name.clone(),
+                })
+            })?;
+            execute(&store, connection, &found.query, &output).await
+        }
+        Some(SavedQueryCommand::List) => list_saved(&store, json).await,
         Some(SavedQueryCommand::Delete { name }) => {
-            let store = super::open_store().await?;
-            store.delete_component(COMPONENT_KIND, &name).await?;
+            saved::delete(&store, &name).await.map_err(cli_error)?;
             eprintln!("Deleted saved query '{name}'.");
             Ok(())
         }
@@ -185,83 +210,72 @@ pub async fn run(command: QueryCommand, json: bool) -> anyhow::Result<()> {
             let args = command.args;
             let connection = args
                 .connection
-                .clone()
+                .as_deref()
                 .ok_or_else(|| UsageError("give the connection".into()))?;
-            let store = super::open_store().await?;
             match &args.save {
-                Some(name) => save(&store, &connection, name, &args).await,
-                None => execute(&store, &connection, &args, &args.output).await,
+                Some(name) => {
+                    let record = store.load_connection(connection).await?;
+                    let saved = saved::save(&store, name, &record, args.spec())
+                        .await
+                        .map_err(cli_error)?;
+                    eprintln!(
+                        "Saved query '{0}'; run it with 'zbridge query run {0}'.",
+                        saved.name
+                    );
+                    Ok(())
+                }
+                None => execute(&store, connection, &args.spec(), &args.output).await,
             }
         }
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct SavedQuery {
-    connection_id: String,
-    query: QueryArgs,
-}
-
-async fn save(store: &Store, connection: &str, name: &str, args: &QueryArgs) -> anyhow::Result<()> {
-    let record = store.load_connection(connection).await?;
-    build_spec(args)?; // a saved query must be runnable
-    let definition = serde_json::to_value(SavedQuery {
-        connection_id: record.id.clone(),
-        query: args.clone(),
-    })?;
-    store
-        .save_component(COMPONENT_KIND, name, &definition, &[record.id])
-        .await?;
-    eprintln!("Saved query '{name}'; run it with 'zbridge query run {name}'.");
-    Ok(())
-}
-
-async fn run_saved(name: &str, output: OutputArgs) -> anyhow::Result<()> {
-    let store = super::open_store().await?;
-    let component = store.load_component(COMPONENT_KIND, name).await?;
-    let saved: SavedQuery = serde_json::from_value(component.definition)
-        .map_err(|e| anyhow::anyhow!("saved query '{name}' cannot be read: {e}"))?;
-    let connection = store
-        .list_connections()
-        .await?
-        .into_iter()
-        .find(|c| c.id == saved.connection_id)
-        .ok_or_else(|| {
-            anyhow::anyhow!("the connection of saved query '{name}' no longer exists")
-        })?;
-    execute(&store, &connection.name, &saved.query, &output).await
-}
-
-async fn list_saved(json: bool) -> anyhow::Result<()> {
-    let store = super::open_store().await?;
-    let saved = store.list_components(COMPONENT_KIND).await?;
+async fn list_saved(store: &Store, json: bool) -> anyhow::Result<()> {
+    let queries = saved::list(store).await.map_err(cli_error)?;
     if json {
-        return output::json(&saved);
+        return output::json(&queries);
     }
     let mut table = output::table(&["Saved query", "Table or text", "Updated"]);
-    for component in &saved {
-        let what = component.definition["query"]["table"]
-            .as_str()
-            .or_else(|| component.definition["query"]["sql"].as_str())
-            .or_else(|| component.definition["query"]["zoql"].as_str())
-            .unwrap_or("");
+    for q in &queries {
         table.add_row([
-            component.name.as_str(),
-            what,
-            &component.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+            q.name.as_str(),
+            q.query.reads(),
+            &q.updated_at.format("%Y-%m-%d %H:%M").to_string(),
         ]);
     }
     println!("{table}");
     Ok(())
 }
 
-fn parse_service(text: Option<&str>) -> anyhow::Result<Option<ZuoraService>> {
-    Ok(text.map(ZuoraService::parse).transpose()?)
+/// The saved-query service's error, unwrapped so that the exit code sees the input, store or
+/// Zuora error inside it.
+fn cli_error(error: SavedQueryError) -> anyhow::Error {
+    match error {
+        SavedQueryError::Invalid(e) => flag_named(e).into(),
+        SavedQueryError::Store(e) => e.into(),
+        SavedQueryError::Zuora(e) => e.into(),
+        other => other.into(),
+    }
 }
 
-fn parse_time(flag: &str, text: &str) -> anyhow::Result<DateTime<Utc>> {
-    zbridge_core::time::parse_datetime(text, Some(chrono::Offset::fix(&Utc)))
-        .map_err(|e| UsageError(format!("{flag}: {e}; write e.g. 2026-08-01T00:00:00Z")).into())
+/// A rule broken by a query, named by the flag that sets the field (the service names the
+/// fields of the Query page).
+fn flag_named(mut error: ValidationError) -> ValidationError {
+    let flag = match error.field.as_str() {
+        "Table" => "--table",
+        "Filter" => "--where",
+        "Since" => "--since",
+        "Until" => "--until",
+        "SQL" => "--sql",
+        "ZOQL" => "--zoql",
+        _ => return error,
+    };
+    error.field = flag.into();
+    error
+}
+
+fn parse_service(text: Option<&str>) -> anyhow::Result<Option<ZuoraService>> {
+    Ok(text.map(ZuoraService::parse).transpose()?)
 }
 
 fn parse_duration(flag: &str, text: &str) -> anyhow::Result<Duration> {
@@ -290,46 +304,17 @@ fn parse_duration(flag: &str, text: &str) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs(seconds))
 }
 
-fn build_spec(args: &QueryArgs) -> anyhow::Result<QuerySpec> {
-    Ok(QuerySpec {
-        table: args.table.clone().unwrap_or_default(),
-        columns: args.columns.clone(),
-        filter: args.filter.clone(),
-        since: args
-            .since
-            .as_deref()
-            .map(|t| parse_time("--since", t))
-            .transpose()?,
-        until: args
-            .until
-            .as_deref()
-            .map(|t| parse_time("--until", t))
-            .transpose()?,
-        limit: args.limit,
-        include_deleted: args.include_deleted,
-        cursor: args.cursor.clone(),
-    })
-}
-
 async fn execute(
     store: &Store,
     connection: &str,
-    args: &QueryArgs,
+    query: &SavedQuerySpec,
     output: &OutputArgs,
 ) -> anyhow::Result<()> {
-    let format: Format = args.format.parse().map_err(UsageError)?;
-    let mut service = parse_service(args.service.as_deref())?;
-    if args.sql.is_some() {
-        service = Some(ZuoraService::DataQuery);
-    }
-    if args.zoql.is_some() {
-        service = Some(ZuoraService::AQuADataExport);
-    }
-    let mut spec = build_spec(args)?;
+    let format: Format = query.format.parse().map_err(UsageError)?;
+    let mut spec = query.to_spec().map_err(flag_named)?;
     // A bookmark moves to the window's end; a limit or a raw query could leave rows of the
     // window unread behind it.
-    if output.state.is_some() && (args.limit.is_some() || args.sql.is_some() || args.zoql.is_some())
-    {
+    if output.state.is_some() && (query.limit.is_some() || query.raw_text().is_some()) {
         return Err(UsageError(
             "--state keeps a bookmark over whole windows: it cannot be combined with --limit, --sql or --zoql".into(),
         )
@@ -338,25 +323,15 @@ async fn execute(
     let state = output.state.as_deref().map(State::read).transpose()?;
     if let Some(state) = &state {
         spec.since = spec.since.or(state.bookmark(&spec.table));
-        let lag = parse_duration("--lag", &args.lag)?;
+        let lag = parse_duration("--lag", &query.lag)?;
         spec.until =
             Some(spec.until.unwrap_or_else(|| {
                 Utc::now() - chrono::Duration::from_std(lag).unwrap_or_default()
             }));
     }
+    let service = query.service_override().map_err(flag_named)?;
     let (client, id) = super::zuora_client_for(store, connection, service).await?;
-    let plan = match (&args.sql, &args.zoql) {
-        (Some(text), _) | (None, Some(text)) => query::plan_raw(text, client.connection().service),
-        (None, None) => {
-            let discovery = CachedDiscovery {
-                store,
-                connection_id: &id,
-                refresh: false,
-            };
-            let schema = discovery.describe(&client, &spec.table).await?;
-            query::plan(&spec, &schema, client.connection().service)?
-        }
-    };
+    let plan = query.plan_spec(&spec, store, &id, &client).await?;
     for note in &plan.notes {
         eprintln!("note: {note}");
     }
