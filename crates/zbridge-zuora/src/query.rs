@@ -735,7 +735,11 @@ impl Runner<'_> {
                 let mut job = DataQueryJob::new(text);
                 job.read_deleted = false;
                 let id = jobs::submit_data_query(self.client, &job).await?;
-                jobs::wait_data_query(self.client, &id, &self.cancel, &on_status).await
+                tracing::debug!(job = %id, "Data Query job submitted");
+                let finished =
+                    jobs::wait_data_query(self.client, &id, &self.cancel, &on_status).await?;
+                tracing::debug!(job = %id, rows = ?finished.rows, "Data Query job completed");
+                Ok(finished)
             }
             ZuoraService::AQuADataExport => {
                 let job = AquaJob {
@@ -749,8 +753,10 @@ impl Runner<'_> {
                     ..AquaJob::default()
                 };
                 let id = jobs::submit_aqua(self.client, &job).await?;
+                tracing::debug!(job = %id, "AQuA job submitted");
                 let mut batches =
                     jobs::wait_aqua(self.client, &id, &self.cancel, &on_status).await?;
+                tracing::debug!(job = %id, "AQuA job completed");
                 batches.pop().ok_or_else(|| ZuoraError::Protocol {
                     path: format!("AQuA job {id}"),
                     detail: "no batch".into(),
