@@ -34,6 +34,14 @@ fn created_connection() -> Value {
     response
 }
 
+/// The 409 of runSync and cleanupSync: the profile's lease is held, so it is running already.
+fn lease_held() -> Value {
+    json_response(
+        "The profile is running already: a worker or another command (`zbridge sync run` or `cleanup`, a `zbridge worker`, a run started here or on another server) holds its lease. Nothing was started; try again once that run has finished.",
+        schema_ref("LeaseHeld"),
+    )
+}
+
 fn schema_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
 }
@@ -279,12 +287,14 @@ pub fn spec() -> Value {
                 "post": op("Run a sync now (in the background)", "runSync", vec![profile_s.clone()], Some(schema_ref("RunInput")),
                     json!({"202": json_response("Started; follow it at /api/sync-runs/{run_id}.", json!({"type": "object", "required": ["run_id"], "properties": {"run_id": {"type": "string"}}})),
                            "404": error_response("No sync profile has that name."),
+                           "409": lease_held(),
                            "502": error_response("Zuora or Salesforce refused before the run started.")}))
             },
             "/api/sync-profiles/{profile}/cleanup": {
                 "post": op("Delete everything the profile wrote to the org (in the background); the next run is full", "cleanupSync", vec![profile_s.clone()], None,
                     json!({"202": json_response("Started; follow it at /api/sync-runs/{run_id}.", json!({"type": "object", "required": ["run_id"], "properties": {"run_id": {"type": "string"}}})),
                            "404": error_response("No sync profile has that name."),
+                           "409": lease_held(),
                            "502": error_response("Salesforce refused before the cleanup started.")}))
             },
             "/api/sync-profiles/{profile}/schedule": {
@@ -333,6 +343,14 @@ fn schemas() -> Value {
                     "field": {"type": ["string", "null"], "description": "The field as the user sees it."},
                     "rule": {"type": "string", "description": "The rule that failed, or what happened."},
                     "used_by": {"type": "array", "items": {"$ref": "#/components/schemas/ComponentRef"}}
+                }}}
+        },
+        "LeaseHeld": {
+            "type": "object", "required": ["error"],
+            "properties": {"error": {"type": "object", "required": ["field", "rule"], "additionalProperties": false,
+                "properties": {
+                    "field": {"const": "profile"},
+                    "rule": {"type": "string", "description": "Which worker holds the lease and until when (it expires then if that worker died), and what to do."}
                 }}}
         },
         "SecretState": secret_state,

@@ -374,3 +374,78 @@ async fn the_openapi_document_is_well_formed_and_covers_the_routes() {
         }
     }
 }
+
+/// While a worker holds a profile's lease, Run now and cleanup answer 409 in the form the
+/// document gives (`LeaseHeld`), and start nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_of_a_profile_whose_lease_is_held_answers_409_as_documented() {
+    let server = common::start().await;
+    let mut def = zbridge_core::connection::ZuoraConnectionDef::new(
+        zbridge_core::ConnectionName::parse("Zuora").unwrap(),
+    );
+    def.client_id = "3de56ab4-7032-4363-a1d6-ed2873ea03cd".into();
+    def.client_secret = Some(secrecy::SecretString::from("s".to_string()));
+    server.store.create_connection(&def).await.unwrap();
+    let profile = server
+        .store
+        .create_sync_profile("Main", "Zuora", json!({}))
+        .await
+        .unwrap();
+    let _held = server
+        .store
+        .acquire_sync_lease(
+            &profile,
+            "elsewhere:1:worker",
+            zbridge_store::DEFAULT_LEASE_TTL,
+        )
+        .await
+        .unwrap();
+    let spec: Value = server
+        .api(Method::GET, "/api/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let documented = &spec["components"]["schemas"]["LeaseHeld"]["properties"]["error"];
+    for (path, body) in [
+        ("/api/sync-profiles/Main/run", json!({"full": true})),
+        ("/api/sync-profiles/Main/cleanup", json!({})),
+    ] {
+        let template = path.replace("Main", "{profile}");
+        assert_eq!(
+            spec["paths"][&template]["post"]["responses"]["409"]["content"]["application/json"]["schema"]
+                ["$ref"],
+            "#/components/schemas/LeaseHeld",
+            "{path}"
+        );
+        let resp = server
+            .api(Method::POST, path)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 409, "{path}");
+        let answer: Value = resp.json().await.unwrap();
+        let error = answer["error"].as_object().unwrap();
+        let mut fields: Vec<&str> = error.keys().map(String::as_str).collect();
+        fields.sort_unstable();
+        let mut allowed: Vec<&str> = documented["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        allowed.sort_unstable();
+        assert_eq!(fields, allowed, "{answer}");
+        assert_eq!(error["field"], documented["properties"]["field"]["const"]);
+        let rule = error["rule"].as_str().unwrap();
+        assert!(
+            rule.contains("'Main' is running on worker elsewhere:1:worker"),
+            "{rule}"
+        );
+    }
+    let runs = server.store.list_sync_runs(None, 10).await.unwrap();
+    assert!(runs.is_empty(), "nothing was started: {runs:?}");
+}
