@@ -765,9 +765,11 @@ impl Engine {
         self.store
             .resolve_sync_failures(&ctx.profile_id, &object.name, &vanished)
             .await?;
-        if object.scope == Scope::Account
-            && self.zuora.connection().service == ZuoraService::AQuADataExport
-        {
+        let deletes_unreported = match object.scope {
+            Scope::Account => true,
+            Scope::Catalog => object.deleted_flag.is_some(),
+        };
+        if deletes_unreported && self.zuora.connection().service == ZuoraService::AQuADataExport {
             self.reconcile_deletes(&ctx.profile_id, object).await?;
         }
         ctx.stats.api_calls = self.api_used() - calls_before;

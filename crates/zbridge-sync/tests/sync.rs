@@ -235,12 +235,18 @@ async fn runs_through_aqua_converge() {
     env.zuora.mutate(0, "Subscription", 1, Delete).unwrap();
     env.zuora.mutate(0, "RatePlanCharge", 2, Delete).unwrap();
     env.zuora.mutate(0, "Payment", 1, Delete).unwrap();
+    env.zuora.mutate(0, "Product", 1, Delete).unwrap();
     env.zuora.advance_clock(std::time::Duration::from_secs(600));
     let report = env.run(false).await;
     assert_eq!(report.run.status, "Finished", "{report:#?}");
     let (_, dq) = common::zuora_client(&env.zuora, zbridge_core::ZuoraService::DataQuery);
     let diffs = differences(&env, &expected(&dq).await);
     assert!(diffs.is_empty(), "{diffs:#?}");
+    let products = env.org("zqu__ZProduct__c", "zqu__ZuoraId__c");
+    assert!(
+        products.values().any(|p| p["zqu__Deleted__c"] == true),
+        "a product deleted in Zuora is flagged through AQuA too"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

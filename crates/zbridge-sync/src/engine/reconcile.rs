@@ -1,7 +1,8 @@
 //! Deletes on AQuA connections. Stateless AQuA never returns deleted rows (zuora-api.md §7.3,
 //! §7.7), so a record deleted in Zuora would stay in the org for good. Instead, the object's
 //! live Ids are exported and compared with the keys synced for it: a synced key that Zuora no
-//! longer has is queued for deletion like any other delete (durably, children first).
+//! longer has is queued for deletion like any other delete (durably, children first), or, for
+//! a catalog object, flagged deleted (`zqu__Deleted__c`) as Zuora 360 does.
 //!
 //! Memory stays flat whatever the table size: the Ids go to a spool file, and the synced keys
 //! are compared a page at a time against it.
@@ -12,9 +13,12 @@ use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
 use zbridge_core::value::Value;
 use zbridge_zuora::query::{OutputColumn, RecordSink};
 
-use super::Engine;
+use serde_json::Value as Json;
+use zbridge_store::SyncKey;
+
+use super::{Engine, Upsert};
 use crate::SyncError;
-use crate::catalog::ObjectMap;
+use crate::catalog::{ObjectMap, Scope};
 
 /// Synced keys compared against the spooled Ids per pass.
 const KEYS_PER_PASS: i64 = 100_000;
@@ -72,13 +76,63 @@ impl Engine {
             after = last.clone();
             let gone = missing_from(&mut live, page)?;
             queued += gone.len();
-            let roots: Vec<(String, String, String)> = gone
-                .into_iter()
-                .map(|id| (object.name.clone(), id, "deleted in Zuora".to_string()))
-                .collect();
-            self.store.add_pending_deletes(profile_id, &roots).await?;
+            match (&object.scope, &object.deleted_flag) {
+                (Scope::Catalog, Some(flag)) => {
+                    self.flag_deleted(profile_id, object, flag, gone).await?;
+                }
+                _ => {
+                    let roots: Vec<(String, String, String)> = gone
+                        .into_iter()
+                        .map(|id| (object.name.clone(), id, "deleted in Zuora".to_string()))
+                        .collect();
+                    self.store.add_pending_deletes(profile_id, &roots).await?;
+                }
+            }
         }
         Ok(queued)
+    }
+
+    /// Marks catalog records deleted in Zuora with their deleted flag, through Collections
+    /// (which writes only the fields given), and forgets the ones flagged so that they are not
+    /// flagged again; one that fails stays known and is flagged by the next run.
+    async fn flag_deleted(
+        &self,
+        profile_id: &str,
+        object: &ObjectMap,
+        flag: &str,
+        ids: Vec<String>,
+    ) -> Result<(), SyncError> {
+        let upserts: Vec<Upsert> = ids
+            .into_iter()
+            .map(|id| Upsert {
+                fields: vec![
+                    (object.key.clone(), Json::String(id.clone())),
+                    (flag.to_string(), Json::Bool(true)),
+                ],
+                key: SyncKey {
+                    object: object.name.clone(),
+                    external_id: id.clone(),
+                    parent: None,
+                    account_id: None,
+                    crm_id: None,
+                },
+                external_id: id,
+                known: true,
+                crm_changed: false,
+            })
+            .collect();
+        let loaded = self.load_upserts(object, false, &upserts).await?;
+        let flagged: Vec<String> = loaded
+            .results
+            .iter()
+            .zip(&upserts)
+            .filter(|(r, _)| r.outcome.is_success())
+            .map(|(_, u)| u.external_id.clone())
+            .collect();
+        self.store
+            .remove_sync_keys(profile_id, &object.name, &flagged)
+            .await?;
+        Ok(())
     }
 }
 
