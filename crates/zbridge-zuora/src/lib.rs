@@ -13,6 +13,7 @@ pub mod client;
 pub mod discovery;
 pub mod error;
 pub mod execute;
+mod fast;
 pub mod jobs;
 pub mod policy;
 pub mod query;

@@ -4,12 +4,17 @@
 //! decompressed on the fly when it starts with the gzip magic bytes, and parsed by `csv-async`,
 //! which handles quoted newlines and strips a leading BOM. Rows must all have the header's
 //! width; a ragged file is a damaged download (lessons L33–L35, L38).
+//!
+//! Rows are handed out borrowed ([`ResultRows::next_row`]): the parsers fill buffers that are
+//! reused from row to row, so reading a cell costs no allocation.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::StreamExt;
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader, ReadBuf};
 use tokio_util::io::StreamReader;
 
@@ -73,6 +78,38 @@ pub enum ResultRows {
     Jsonl(JsonlStream),
 }
 
+/// One row of a result file, borrowed until the next read.
+#[derive(Debug, Clone, Copy)]
+pub enum Row<'a> {
+    /// A CSV record: every cell is text.
+    Csv(&'a csv_async::StringRecord),
+    /// A JSON Lines object's values.
+    Jsonl(&'a JsonCells),
+}
+
+impl<'a> Row<'a> {
+    /// The number of cells.
+    pub fn len(&self) -> usize {
+        match self {
+            Row::Csv(record) => record.len(),
+            Row::Jsonl(cells) => cells.spans.len(),
+        }
+    }
+
+    /// Whether the row has no cells.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Cell `i`: `None` for a JSON null or a missing cell.
+    pub fn cell(&self, i: usize) -> Option<&'a str> {
+        match self {
+            Row::Csv(record) => record.get(i),
+            Row::Jsonl(cells) => cells.get(i),
+        }
+    }
+}
+
 impl ResultRows {
     /// The column names, in file order.
     pub fn header(&self) -> &[String] {
@@ -82,15 +119,21 @@ impl ResultRows {
         }
     }
 
-    /// The next row's cells, or `None` at the clean end of the file.
-    pub async fn next_cells(&mut self) -> Result<Option<Vec<Option<String>>>, ZuoraError> {
+    /// The next row, or `None` at the clean end of the file.
+    pub async fn next_row(&mut self) -> Result<Option<Row<'_>>, ZuoraError> {
         match self {
-            ResultRows::Csv(csv) => Ok(csv
-                .next_record()
-                .await?
-                .map(|r| r.iter().map(|c| Some(c.to_string())).collect())),
-            ResultRows::Jsonl(jsonl) => jsonl.next_cells().await,
+            ResultRows::Csv(csv) => Ok(csv.next_record().await?.map(Row::Csv)),
+            ResultRows::Jsonl(jsonl) => Ok(jsonl.next_row().await?.map(Row::Jsonl)),
         }
+    }
+
+    /// The next row's cells, owned, or `None` at the clean end of the file.
+    pub async fn next_cells(&mut self) -> Result<Option<Vec<Option<String>>>, ZuoraError> {
+        Ok(self.next_row().await?.map(|row| {
+            (0..row.len())
+                .map(|i| row.cell(i).map(str::to_string))
+                .collect()
+        }))
     }
 }
 
@@ -113,11 +156,52 @@ pub async fn open_rows(client: &ZuoraClient, file: &ResultFile) -> Result<Result
     csv_stream(Box::pin(body), name).await.map(ResultRows::Csv)
 }
 
-/// A JSON Lines result: one object per line, keys in file order.
+/// The cells of one JSON Lines row: their text, unescaped, in one reused buffer.
+#[derive(Debug, Default)]
+pub struct JsonCells {
+    text: String,
+    /// Byte ranges into `text`; `None` is a JSON null.
+    spans: Vec<Option<(usize, usize)>>,
+}
+
+impl JsonCells {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.spans.clear();
+    }
+
+    fn get(&self, i: usize) -> Option<&str> {
+        let (start, end) = (*self.spans.get(i)?)?;
+        self.text.get(start..end)
+    }
+
+    /// Appends one JSON value as a cell: strings unescaped, numbers and booleans with their
+    /// exact text, null as `None`.
+    fn push_raw(&mut self, raw: &str) -> Result<(), serde_json::Error> {
+        let start = self.text.len();
+        match raw.as_bytes().first() {
+            Some(b'n') => {
+                self.spans.push(None);
+                return Ok(());
+            }
+            // Most strings have no escapes: their text is the slice between the quotes.
+            Some(b'"') if !raw.contains('\\') => self.text.push_str(&raw[1..raw.len() - 1]),
+            Some(b'"') => self.text.push_str(&serde_json::from_str::<String>(raw)?),
+            _ => self.text.push_str(raw),
+        }
+        self.spans.push(Some((start, self.text.len())));
+        Ok(())
+    }
+}
+
+/// A JSON Lines result: one object per line, the same keys in the same order on every line.
 pub struct JsonlStream {
-    lines: tokio::io::Lines<BufReader<Body>>,
+    body: BufReader<Body>,
+    line: Vec<u8>,
     header: Vec<String>,
-    first: Option<Vec<Option<String>>>,
+    cells: JsonCells,
+    /// The first line was read (to learn the header) and not handed out yet.
+    pending_first: bool,
     name: String,
 }
 
@@ -130,20 +214,19 @@ impl std::fmt::Debug for JsonlStream {
     }
 }
 
-type Cells = indexmap::IndexMap<String, Option<String>>;
-
 impl JsonlStream {
     async fn open(body: Body, name: String) -> Result<Self, ZuoraError> {
         let mut stream = JsonlStream {
-            lines: BufReader::new(body).lines(),
+            body: BufReader::with_capacity(64 * 1024, body),
+            line: Vec::new(),
             header: Vec::new(),
-            first: None,
+            cells: JsonCells::default(),
+            pending_first: false,
             name,
         };
-        if let Some(line) = stream.next_line().await? {
-            let object = stream.parse(&line)?;
-            stream.header = object.keys().cloned().collect();
-            stream.first = Some(object.into_values().collect());
+        if stream.next_line().await? {
+            stream.parse(true)?;
+            stream.pending_first = true;
         }
         Ok(stream)
     }
@@ -155,52 +238,123 @@ impl JsonlStream {
         }
     }
 
-    async fn next_line(&mut self) -> Result<Option<String>, ZuoraError> {
+    /// Reads the next non-blank line into `self.line`; false at the end of the file.
+    async fn next_line(&mut self) -> Result<bool, ZuoraError> {
         loop {
-            match self.lines.next_line().await {
-                Ok(Some(line)) if line.trim().is_empty() => continue,
-                Ok(other) => return Ok(other),
+            self.line.clear();
+            match self.body.read_until(b'\n', &mut self.line).await {
+                Ok(0) => return Ok(false),
+                Ok(_) if self.line.iter().all(u8::is_ascii_whitespace) => continue,
+                Ok(_) => return Ok(true),
                 Err(e) => return Err(self.damaged(e.to_string())),
             }
         }
     }
 
-    /// One line as (key, cell) pairs in file order: strings unescaped, numbers and booleans
-    /// with their exact text, null as `None`.
-    fn parse(&self, line: &str) -> Result<Cells, ZuoraError> {
-        let raw: indexmap::IndexMap<String, Box<serde_json::value::RawValue>> =
-            serde_json::from_str(line)
-                .map_err(|e| self.damaged(format!("a line is not a JSON object: {e}")))?;
-        raw.into_iter()
-            .map(|(key, value)| {
-                let text = value.get();
-                let cell = match text.as_bytes().first() {
-                    Some(b'n') => None,
-                    Some(b'"') => Some(
-                        serde_json::from_str::<String>(text)
-                            .map_err(|e| self.damaged(e.to_string()))?,
-                    ),
-                    _ => Some(text.to_string()),
-                };
-                Ok((key, cell))
-            })
-            .collect()
+    /// Parses `self.line` into `self.cells`; with `learn`, its keys become the header,
+    /// otherwise they must be the header's.
+    fn parse(&mut self, learn: bool) -> Result<(), ZuoraError> {
+        self.cells.clear();
+        let mut de = serde_json::Deserializer::from_slice(&self.line);
+        let seed = LineSeed {
+            header: &mut self.header,
+            learn,
+            cells: &mut self.cells,
+        };
+        let parsed = seed.deserialize(&mut de).and_then(|()| de.end());
+        parsed.map_err(|e| self.damaged(format!("a line is not a JSON object like the first: {e}")))
     }
 
-    async fn next_cells(&mut self) -> Result<Option<Vec<Option<String>>>, ZuoraError> {
-        if let Some(first) = self.first.take() {
-            return Ok(Some(first));
+    async fn next_row(&mut self) -> Result<Option<&JsonCells>, ZuoraError> {
+        if std::mem::take(&mut self.pending_first) {
+            return Ok(Some(&self.cells));
         }
-        let Some(line) = self.next_line().await? else {
+        if !self.next_line().await? {
             return Ok(None);
-        };
-        let object = self.parse(&line)?;
-        let same_keys = object.len() == self.header.len()
-            && object.keys().zip(&self.header).all(|(a, b)| a == b);
-        if !same_keys {
-            return Err(self.damaged("a line has other keys than the first".into()));
         }
-        Ok(Some(object.into_values().collect()))
+        self.parse(false)?;
+        Ok(Some(&self.cells))
+    }
+}
+
+/// Reads one JSON object into [`JsonCells`] without building a map: keys are compared with
+/// the header in order, values are copied as text.
+struct LineSeed<'a> {
+    header: &'a mut Vec<String>,
+    learn: bool,
+    cells: &'a mut JsonCells,
+}
+
+impl<'de> DeserializeSeed<'de> for LineSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for LineSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            if self.learn {
+                self.header.push(key.as_str().to_string());
+            } else if self.header.get(index).map(String::as_str) != Some(key.as_str()) {
+                return Err(de::Error::custom("a line has other keys than the first"));
+            }
+            let value: &'de RawValue = map.next_value()?;
+            self.cells
+                .push_raw(value.get())
+                .map_err(de::Error::custom)?;
+            index += 1;
+        }
+        if index != self.header.len() {
+            return Err(de::Error::custom("a line has other keys than the first"));
+        }
+        Ok(())
+    }
+}
+
+/// An object key, borrowed from the line unless it had escapes.
+enum Key<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl Key<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Key::Borrowed(s) => s,
+            Key::Owned(s) => s,
+        }
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key::Borrowed(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(v.to_string()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(v))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
     }
 }
 
@@ -358,6 +512,50 @@ mod tests {
         let inner: Body = Box::pin(data);
         let out = read_all(WithoutNul { inner }).await.unwrap();
         assert_eq!(out, b"a,b\n\n1,\"x\ny\"\n");
+    }
+
+    async fn jsonl(text: &'static str) -> Result<Vec<Vec<Option<String>>>, ZuoraError> {
+        let body: Body = Box::pin(text.as_bytes());
+        let mut rows = ResultRows::Jsonl(JsonlStream::open(body, "test".into()).await?);
+        let mut out = Vec::new();
+        while let Some(cells) = rows.next_cells().await? {
+            out.push(cells);
+        }
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn json_lines_cells_keep_text_exactly_and_nulls() {
+        let rows = jsonl(
+            "{\"id\":\"a\",\"n\":1.50,\"t\":\"x\\\"y\\u00e9\",\"b\":true,\"z\":null}\n\n{\"id\":\"b\",\"n\":-2,\"t\":\"\",\"b\":false,\"z\":\"q\"}\n",
+        )
+        .await
+        .unwrap();
+        let cell = |s: &str| Some(s.to_string());
+        assert_eq!(
+            rows,
+            vec![
+                vec![cell("a"), cell("1.50"), cell("x\"yé"), cell("true"), None],
+                vec![cell("b"), cell("-2"), cell(""), cell("false"), cell("q")],
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn json_lines_with_other_keys_are_damaged() {
+        for text in [
+            "{\"a\":1,\"b\":2}\n{\"b\":2,\"a\":1}\n",
+            "{\"a\":1,\"b\":2}\n{\"a\":1}\n",
+            "{\"a\":1}\n{\"a\":1,\"b\":2}\n",
+            "{\"a\":1}\n[1]\n",
+            "{\"a\":1}\n{\"a\":1} x\n",
+        ] {
+            let error = jsonl(text).await.unwrap_err();
+            assert!(
+                matches!(error, ZuoraError::BadDownload { .. }),
+                "{text}: {error}"
+            );
+        }
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub fn sink<'w>(
         Format::Csv => Box::new(CsvSink {
             out: csv::WriterBuilder::new().from_writer(out),
             columns: 0,
+            field: String::new(),
         }),
         Format::JsonLines => Box::new(JsonSink {
             out,
@@ -77,6 +78,26 @@ pub fn sink<'w>(
 struct CsvSink<'w> {
     out: csv::Writer<Box<dyn Write + Send + 'w>>,
     columns: usize,
+    /// Reused for the text of each non-text value.
+    field: String,
+}
+
+/// Appends a value's CSV text, as its `Display` writes it; dates and datetimes take
+/// [`crate::fast`]'s writers, which skip `strftime`.
+fn write_value(value: &Value, out: &mut String) {
+    use std::fmt::Write as _;
+    let written = match value {
+        Value::Date(date) => crate::fast::write_date(*date, out),
+        Value::DateTime(instant) => crate::fast::write_datetime(*instant, out),
+        Value::Bool(b) => {
+            out.push_str(if *b { "true" } else { "false" });
+            true
+        }
+        _ => false,
+    };
+    if !written {
+        let _ = write!(out, "{value}");
+    }
 }
 
 fn csv_error(e: csv::Error) -> io::Error {
@@ -92,12 +113,17 @@ impl RecordSink for CsvSink<'_> {
     }
 
     fn write(&mut self, row: &[Value]) -> io::Result<()> {
-        let mut field = String::new();
         for value in row {
-            field.clear();
-            use std::fmt::Write as _;
-            let _ = write!(field, "{value}");
-            self.out.write_field(&field).map_err(csv_error)?;
+            let text = match value {
+                Value::Null => "",
+                Value::Text(text) => text.as_str(),
+                other => {
+                    self.field.clear();
+                    write_value(other, &mut self.field);
+                    &self.field
+                }
+            };
+            self.out.write_field(text).map_err(csv_error)?;
         }
         self.out.write_record(None::<&[u8]>).map_err(csv_error)
     }
