@@ -422,6 +422,37 @@ impl RunningZuoraSim {
         Ok(control::mutate(&self.sim, entity, object, count, action)?)
     }
 
+    /// The object kind, the entity's store (locked for writing) and the row of record `id`.
+    fn record(
+        &self,
+        entity: usize,
+        object: &str,
+        id: &str,
+    ) -> Result<
+        (
+            schema::Kind,
+            std::sync::RwLockWriteGuard<'_, store::Store>,
+            store::Row,
+        ),
+        ZuoraSimError,
+    > {
+        let fail = |m: String| ZuoraSimError::Control(ControlError(m));
+        let kind = schema::catalog()
+            .object(object)
+            .map(|o| o.kind)
+            .ok_or_else(|| fail(format!("unknown object {object}")))?;
+        let e = self
+            .sim
+            .entities
+            .get(entity)
+            .ok_or_else(|| fail(format!("no entity {entity}")))?;
+        let store = e.store.write().unwrap_or_else(|p| p.into_inner());
+        let row = store
+            .resolve(kind, id)
+            .ok_or_else(|| fail(format!("no {object} {id}")))?;
+        Ok((kind, store, row))
+    }
+
     /// Sets (or, with `None`, clears) one field of the row `id` of `object` and stamps its
     /// `UpdatedDate`, as an edit in Zuora's UI would (e.g. removing an account's `CrmId`).
     pub fn set_field(
@@ -433,19 +464,7 @@ impl RunningZuoraSim {
         value: Option<&str>,
     ) -> Result<(), ZuoraSimError> {
         let fail = |m: String| ZuoraSimError::Control(ControlError(m));
-        let kind = schema::catalog()
-            .object(object)
-            .map(|o| o.kind)
-            .ok_or_else(|| fail(format!("unknown object {object}")))?;
-        let e = self
-            .sim
-            .entities
-            .get(entity)
-            .ok_or_else(|| fail(format!("no entity {entity}")))?;
-        let mut store = e.store.write().unwrap_or_else(|p| p.into_inner());
-        let row = store
-            .resolve(kind, id)
-            .ok_or_else(|| fail(format!("no {object} {id}")))?;
+        let (kind, mut store, row) = self.record(entity, object, id)?;
         let fi = kind
             .def()
             .field_index(field)
@@ -474,20 +493,7 @@ impl RunningZuoraSim {
         id: &str,
         count: usize,
     ) -> Result<Vec<String>, ZuoraSimError> {
-        let fail = |m: String| ZuoraSimError::Control(ControlError(m));
-        let kind = schema::catalog()
-            .object(object)
-            .map(|o| o.kind)
-            .ok_or_else(|| fail(format!("unknown object {object}")))?;
-        let e = self
-            .sim
-            .entities
-            .get(entity)
-            .ok_or_else(|| fail(format!("no entity {entity}")))?;
-        let mut store = e.store.write().unwrap_or_else(|p| p.into_inner());
-        let row = store
-            .resolve(kind, id)
-            .ok_or_else(|| fail(format!("no {object} {id}")))?;
+        let (kind, mut store, row) = self.record(entity, object, id)?;
         let now = self.sim.now_ms();
         let table = store.table_mut(kind);
         let copies: Vec<store::Row> = (0..count).map(|_| table.push_copy(row, now)).collect();
