@@ -181,6 +181,25 @@ impl RecordSink for CollectSink {
     }
 }
 
+/// The rows of a batch with one row per Id, the last read: a record read twice (its window and
+/// a retry, or a joined row's change) must not be written twice in one Bulk job.
+fn last_per_id(rows: Vec<RawRow>, columns: &[String]) -> Vec<RawRow> {
+    let Some(id) = index_of(columns, "Id") else {
+        return rows;
+    };
+    let mut seen = HashSet::new();
+    let mut kept: Vec<RawRow> = rows
+        .into_iter()
+        .rev()
+        .filter(|r| match r.cells.get(id).cloned().flatten() {
+            Some(key) => seen.insert(key),
+            None => true,
+        })
+        .collect();
+    kept.reverse();
+    kept
+}
+
 fn index_of(columns: &[String], name: &str) -> Option<usize> {
     columns.iter().position(|c| c.eq_ignore_ascii_case(name))
 }
@@ -629,6 +648,10 @@ impl Engine {
             )
             .await?;
         }
+        if !full && since < until {
+            self.extract_join_changes(object, &columns, (since, until), &mut sink)
+                .await?;
+        }
         let spooled = if sink.columns.is_empty() {
             columns
         } else {
@@ -647,6 +670,47 @@ impl Engine {
             full,
             millis: i64::try_from(started.elapsed().as_millis()).unwrap_or(0),
         })
+    }
+
+    /// A change to a joined row (a bill-to contact's address) leaves the record's own
+    /// UpdatedDate alone, so the records that join a row changed in the window are read again.
+    async fn extract_join_changes(
+        &self,
+        object: &ObjectMap,
+        columns: &[String],
+        window: (DateTime<Utc>, DateTime<Utc>),
+        sink: &mut SpoolSink<'_>,
+    ) -> Result<(), SyncError> {
+        let mut by_table: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for join in &object.joins {
+            by_table.entry(&join.table).or_default().push(&join.on);
+        }
+        for (table, ons) in by_table {
+            let mut changed = CollectSink::default();
+            self.extract(table, &["Id".to_string()], None, Some(window), &mut changed)
+                .await?;
+            let ids: Vec<String> = changed
+                .rows
+                .into_iter()
+                .filter_map(|r| r.into_iter().next().flatten())
+                .collect();
+            // Each id is named once per joining column, within the service's query length.
+            for chunk in ids.chunks((self.id_chunk() / ons.len()).max(1)) {
+                let list = chunk
+                    .iter()
+                    .map(|i| quote(i))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let filter = ons
+                    .iter()
+                    .map(|on| format!("{on} IN ({list})"))
+                    .collect::<Vec<_>>()
+                    .join(" OR ");
+                self.extract(&object.source, columns, Some(filter), None, sink)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Loads one extracted object, then commits its checkpoint and watermark together.
@@ -1031,6 +1095,7 @@ impl Engine {
         rows: Vec<RawRow>,
     ) -> Result<BatchPlan, SyncError> {
         let object = ctx.object;
+        let rows = last_per_id(rows, columns);
         let ids: Vec<String> = rows
             .iter()
             .filter_map(|r| index_of(columns, "Id").and_then(|i| r.cells.get(i).cloned().flatten()))

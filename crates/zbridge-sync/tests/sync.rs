@@ -386,3 +386,27 @@ async fn deletes_are_complete_past_10000_children_of_one_parent() {
         .collect();
     assert!(diffs.is_empty(), "{diffs:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_only_edit_reaches_the_flattened_bill_to_fields() {
+    let env = env(Setup::default()).await;
+    assert_eq!(env.run(false).await.run.status, "Finished");
+    let synced = env.org("Zuora__CustomerAccount__c", "Zuora__External_Id__c");
+    let (account, contact) = common::table(&env.client, "Account", &["Id", "BillToId"])
+        .await
+        .into_iter()
+        .find(|r| synced.contains_key(&r["id"]) && !r["billtoid"].is_empty())
+        .map(|r| (r["id"].clone(), r["billtoid"].clone()))
+        .expect("a synced account with a bill-to contact");
+    // Only the contact changes: the account's own UpdatedDate stays where it was.
+    env.zuora
+        .set_field(0, "Contact", &contact, "City", Some("Contact-edit City"))
+        .unwrap();
+    env.zuora.advance_clock(std::time::Duration::from_secs(600));
+    let report = env.run(false).await;
+    assert_eq!(report.run.status, "Finished", "{report:#?}");
+    let shown = env.org("Zuora__CustomerAccount__c", "Zuora__External_Id__c");
+    assert_eq!(shown[&account]["Zuora__BillToCity__c"], "Contact-edit City");
+    let diffs = differences(&env, &expected(&env.client).await);
+    assert!(diffs.is_empty(), "{diffs:#?}");
+}
