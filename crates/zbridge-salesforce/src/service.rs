@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::json;
 use zbridge_core::Warning;
 use zbridge_core::sfid::SalesforceId;
-use zbridge_store::{SecretChange, SfCredentialRecord, Store, SyncProfile};
+use zbridge_store::{SecretChange, SecretState, SfCredentialRecord, Store, SyncProfile};
 
 use crate::client::{ClientOptions, SalesforceClient};
 use crate::credentials::{
@@ -25,7 +25,7 @@ use crate::error::{Result, SalesforceError};
 use crate::oauth::{self, Pkce};
 use crate::session::Authenticator;
 
-/// A credential as shown: secrets only as "set" / "not set".
+/// A credential as shown: secrets only as `{"set": true|false}`.
 #[derive(Debug, Clone, Serialize)]
 pub struct CredentialView {
     /// Kind.
@@ -42,12 +42,12 @@ pub struct CredentialView {
     /// Username (password and JWT kinds).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-    /// Password: "set" / "not set".
+    /// Password: set / not set.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub password: Option<&'static str>,
-    /// Security token: "set" / "not set".
+    pub password: Option<SecretState>,
+    /// Security token: set / not set.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub security_token: Option<&'static str>,
+    pub security_token: Option<SecretState>,
     /// Org ID as entered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub org_id: Option<String>,
@@ -63,18 +63,18 @@ pub struct CredentialView {
     /// Consumer key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consumer_key: Option<String>,
-    /// Consumer secret: "set" / "not set".
+    /// Consumer secret: set / not set.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub consumer_secret: Option<&'static str>,
-    /// OAuth token: "set" / "not set" (run setup-oauth).
+    pub consumer_secret: Option<SecretState>,
+    /// OAuth token: set / not set (run setup-oauth).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub oauth_token: Option<&'static str>,
+    pub oauth_token: Option<SecretState>,
     /// JWT key file, when the key is read from a file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_file: Option<String>,
-    /// JWT private key held in the store: "set" / "not set".
+    /// JWT private key held in the store: set / not set.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub private_key: Option<&'static str>,
+    pub private_key: Option<SecretState>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
 }
@@ -128,8 +128,8 @@ pub struct SetupOutcome {
     pub user_id: String,
 }
 
-fn set_or_not(present: bool) -> &'static str {
-    if present { "set" } else { "not set" }
+fn set_or_not(present: bool) -> SecretState {
+    SecretState::new(present)
 }
 
 fn corrupt(what: &str) -> SalesforceError {
@@ -323,7 +323,7 @@ impl SyncCredentials {
         }
     }
 
-    /// Every credential of a profile, secrets as "set" / "not set".
+    /// Every credential of a profile, secrets only as whether they are set.
     pub async fn show(&self, profile: &str) -> Result<ProfileCredentials> {
         let profile = self.store.load_sync_profile(profile).await?;
         let records = self.store.load_sf_credentials(&profile.id).await?;

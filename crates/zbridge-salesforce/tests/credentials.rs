@@ -97,7 +97,10 @@ async fn oauth_setup_end_to_end_stores_a_sealed_token_and_test_access_succeeds()
     let outcome = env.setup_oauth_as("sync").await.unwrap();
     assert_eq!(outcome.user_id, env.user("sync").user_id);
     let view = env.service.show(PROFILE).await.unwrap();
-    assert_eq!(view.credentials[0].oauth_token, Some("set"));
+    assert_eq!(
+        view.credentials[0].oauth_token,
+        Some(zbridge_store::SecretState::new(true))
+    );
     let report = env.service.test_access(PROFILE).await.unwrap();
     assert!(report.message.starts_with("The access test was successful"));
     assert_eq!(report.username, env.user("sync").username);
@@ -122,7 +125,10 @@ async fn an_identity_mismatch_is_refused_and_nothing_is_stored() {
         "only the user differs: {message}"
     );
     let view = env.service.show(PROFILE).await.unwrap();
-    assert_eq!(view.credentials[0].oauth_token, Some("not set"));
+    assert_eq!(
+        view.credentials[0].oauth_token,
+        Some(zbridge_store::SecretState::new(false))
+    );
 }
 
 #[tokio::test]
@@ -149,7 +155,10 @@ async fn test_access_asks_for_setup_when_the_token_is_revoked() {
     );
     // The dead token is forgotten, so the screen shows the token as not set.
     let view = env.service.show(PROFILE).await.unwrap();
-    assert_eq!(view.credentials[0].oauth_token, Some("not set"));
+    assert_eq!(
+        view.credentials[0].oauth_token,
+        Some(zbridge_store::SecretState::new(false))
+    );
 }
 
 #[tokio::test]
@@ -250,7 +259,10 @@ async fn reset_keeps_the_token_unless_org_or_user_change() {
         .await
         .unwrap();
     assert!(warnings.is_empty());
-    assert_eq!(view.credentials[0].oauth_token, Some("set"));
+    assert_eq!(
+        view.credentials[0].oauth_token,
+        Some(zbridge_store::SecretState::new(true))
+    );
     // The 15-character form of the same user is the same user.
     let user15 = env.user("sync").user_id[..15].to_string();
     let (view, warnings) = env
@@ -293,7 +305,10 @@ async fn reset_keeps_the_token_unless_org_or_user_change() {
         "{}",
         warnings[0]
     );
-    assert_eq!(view.credentials[0].oauth_token, Some("not set"));
+    assert_eq!(
+        view.credentials[0].oauth_token,
+        Some(zbridge_store::SecretState::new(false))
+    );
 }
 
 #[tokio::test]
@@ -376,7 +391,7 @@ async fn jwt_bearer_logs_in_a_preauthorised_user() {
     let jwt = &shown.credentials[0];
     assert_eq!(
         (jwt.private_key, jwt.key_file.as_deref()),
-        (Some("set"), None)
+        (Some(zbridge_store::SecretState::new(true)), None)
     );
     std::fs::remove_file(&key).unwrap();
     let report = env.service.test_access(PROFILE).await.unwrap();
@@ -416,7 +431,10 @@ async fn jwt_bearer_logs_in_a_preauthorised_user() {
         )
         .await
         .unwrap();
-    assert_eq!(shown.credentials[0].private_key, Some("not set"));
+    assert_eq!(
+        shown.credentials[0].private_key,
+        Some(zbridge_store::SecretState::new(false))
+    );
     assert!(shown.credentials[0].key_file.is_some());
     let _ = secret("x").expose_secret();
 }

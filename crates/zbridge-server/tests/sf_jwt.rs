@@ -1,5 +1,5 @@
 //! JWT bearer sync credentials over the JSON API and the page's form post, against the
-//! Salesforce simulator: the private key is write-only (shown as "set"), a bad key is refused
+//! Salesforce simulator: the private key is write-only (shown as `{"set": true}`), a bad key is refused
 //! by name, Test Access succeeds, and the form needs its CSRF token.
 
 mod common;
@@ -75,7 +75,7 @@ async fn jwt_credentials_with_a_sealed_key_pass_test_access() {
     never_shown(&body);
     let saved: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(saved["active"], "jwt");
-    assert_eq!(saved["credentials"][0]["private_key"], "set");
+    assert_eq!(saved["credentials"][0]["private_key"]["set"], true);
     assert!(saved["credentials"][0].get("key_file").is_none(), "{saved}");
 
     let (status, body) = call(
@@ -100,7 +100,7 @@ async fn jwt_credentials_with_a_sealed_key_pass_test_access() {
     // An edit without the key keeps it; both a key and a key file is refused.
     let (status, body) = call(&server, Method::PUT, path, json!({"sandbox": false})).await;
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("\"private_key\":\"set\""), "{body}");
+    assert!(body.contains(r#""private_key":{"set":true}"#), "{body}");
     let (status, body) = call(
         &server,
         Method::PUT,

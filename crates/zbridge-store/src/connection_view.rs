@@ -16,7 +16,18 @@ pub struct SecretState {
     pub set: bool,
 }
 
+impl std::fmt::Display for SecretState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.set { "set" } else { "not set" })
+    }
+}
+
 impl SecretState {
+    /// Whether a secret is stored, as shown.
+    pub fn new(set: bool) -> Self {
+        SecretState { set }
+    }
+
     fn of(secret: &Option<SecretString>) -> Self {
         SecretState {
             set: secret.is_some(),

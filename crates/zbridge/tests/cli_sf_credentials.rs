@@ -272,7 +272,7 @@ async fn every_validation_rule_is_refused_with_exit_2_and_nothing_saved() {
     let out = run(h, &["sf-credentials", "show", "Main", "--json"]).await;
     let view: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(view["credentials"][0]["org_id18"], org18.as_str());
-    assert_eq!(view["credentials"][0]["consumer_secret"], "set");
+    assert_eq!(view["credentials"][0]["consumer_secret"]["set"], true);
     assert!(!stdout(&out).contains("\"s\""));
 }
 

@@ -185,7 +185,7 @@ async fn build_page(
 
 fn key_placeholder(jwt: Option<&CredentialView>) -> String {
     match jwt {
-        Some(c) if c.private_key == Some("set") => "set — leave empty to keep it".into(),
+        Some(c) if c.private_key.is_some_and(|k| k.set) => "set — leave empty to keep it".into(),
         Some(CredentialView {
             key_file: Some(file),
             ..

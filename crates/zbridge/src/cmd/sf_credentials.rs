@@ -450,15 +450,15 @@ fn rows(c: &CredentialView) -> Vec<(&'static str, String)> {
         }
     };
     push("Username", c.username.clone());
-    push("Password", c.password.map(str::to_string));
-    push("Security Token", c.security_token.map(str::to_string));
+    push("Password", c.password.map(|s| s.to_string()));
+    push("Security Token", c.security_token.map(|s| s.to_string()));
     push("Org ID", c.org_id.clone());
     push("User ID", c.user_id.clone());
     push("Consumer Key", c.consumer_key.clone());
-    push("Consumer Secret", c.consumer_secret.map(str::to_string));
-    push("OAuth Token", c.oauth_token.map(str::to_string));
+    push("Consumer Secret", c.consumer_secret.map(|s| s.to_string()));
+    push("OAuth Token", c.oauth_token.map(|s| s.to_string()));
     push("Key File", c.key_file.clone());
-    push("Private Key", c.private_key.map(str::to_string));
+    push("Private Key", c.private_key.map(|s| s.to_string()));
     push(
         "Use Sandbox",
         Some(if c.sandbox { "yes" } else { "no" }.to_string()),
@@ -472,7 +472,7 @@ mod tests {
     use super::*;
     use zbridge_salesforce::CredentialKind;
 
-    fn jwt_view(key_file: Option<&str>, private_key: &'static str) -> CredentialView {
+    fn jwt_view(key_file: Option<&str>, key_stored: bool) -> CredentialView {
         CredentialView {
             kind: CredentialKind::Jwt,
             label: CredentialKind::Jwt.label(),
@@ -490,7 +490,7 @@ mod tests {
             consumer_secret: None,
             oauth_token: None,
             key_file: key_file.map(str::to_string),
-            private_key: Some(private_key),
+            private_key: Some(zbridge_store::SecretState::new(key_stored)),
             updated_at: chrono::Utc::now(),
         }
     }
@@ -504,10 +504,10 @@ mod tests {
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| v)
         };
-        let stored = jwt_view(None, "set");
+        let stored = jwt_view(None, true);
         assert_eq!(field(&stored, "Private Key").as_deref(), Some("set"));
         assert_eq!(field(&stored, "Key File"), None);
-        let from_file = jwt_view(Some("/etc/zbridge/jwt.pem"), "not set");
+        let from_file = jwt_view(Some("/etc/zbridge/jwt.pem"), false);
         assert_eq!(field(&from_file, "Private Key").as_deref(), Some("not set"));
         assert_eq!(
             field(&from_file, "Key File").as_deref(),
