@@ -3,10 +3,9 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 use zbridge_store::{DEFAULT_LEASE_TTL, LeaseError, LeaseEvent, Store};
-use zbridge_sync::{Engine, RunRequest, SyncError, SyncOptions};
+use zbridge_sync::{Engine, RunRequest, SyncError};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -149,8 +148,6 @@ pub async fn set_schedule(
     profile: &str,
     every: Option<&str>,
 ) -> Result<Option<i64>, ApiError> {
-    let p = store.load_sync_profile(profile).await?;
-    let mut options = SyncOptions::from_json(&p.options)?;
     let secs = match every.map(str::trim).filter(|e| !e.is_empty()) {
         Some(every) => Some(
             zbridge_sync::options::parse_interval(every)
@@ -158,13 +155,6 @@ pub async fn set_schedule(
         ),
         None => None,
     };
-    options.schedule_secs = secs;
-    store
-        .update_sync_profile_options(&p.name, options.to_json())
-        .await?;
-    match secs {
-        Some(secs) => store.set_sync_schedule(&p.id, secs, Utc::now()).await?,
-        None => store.remove_sync_schedule(&p.id).await?,
-    }
+    zbridge_sync::service::set_schedule(store, profile, secs).await?;
     Ok(secs)
 }

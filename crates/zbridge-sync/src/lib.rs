@@ -18,7 +18,7 @@ pub mod convert;
 pub mod engine;
 pub mod error;
 pub mod options;
-mod service;
+pub mod service;
 
 pub use catalog::Catalog;
 pub use engine::{Engine, RunReport, RunRequest};

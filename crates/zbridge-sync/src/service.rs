@@ -5,7 +5,9 @@ use zbridge_salesforce::{ClientOptions, SyncCredentials};
 use zbridge_store::Store;
 use zbridge_zuora::ZuoraClient;
 
-use crate::{Engine, SyncError};
+use chrono::Utc;
+
+use crate::{Engine, SyncError, SyncOptions};
 
 impl Engine {
     /// An engine for `profile`: its Zuora connection (variables resolved, token cached as
@@ -31,4 +33,26 @@ impl Engine {
             .await?;
         Ok(Engine::new(store.clone(), zuora, salesforce))
     }
+}
+
+/// Schedules `profile` to run every `every_secs` seconds, the first run now, or (with `None`)
+/// removes its schedule. The interval is kept in the profile's options too, so that `show`
+/// and the UI say it.
+pub async fn set_schedule(
+    store: &Store,
+    profile: &str,
+    every_secs: Option<i64>,
+) -> Result<(), SyncError> {
+    let p = store.load_sync_profile(profile).await?;
+    let mut options = SyncOptions::from_json(&p.options)?;
+    options.schedule_secs = every_secs;
+    options.validate()?;
+    store
+        .update_sync_profile_options(&p.name, options.to_json())
+        .await?;
+    match every_secs {
+        Some(secs) => store.set_sync_schedule(&p.id, secs, Utc::now()).await?,
+        None => store.remove_sync_schedule(&p.id).await?,
+    }
+    Ok(())
 }

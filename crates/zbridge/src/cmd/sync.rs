@@ -5,14 +5,13 @@
 
 use std::io::Write;
 
-use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 use zbridge_salesforce::SyncCredentials;
 use zbridge_store::{
     DEFAULT_LEASE_TTL, LeaseEvent, LeaseKeeper, ObjectStats, Store, SyncFailure, SyncProfile,
 };
 use zbridge_sync::engine::FAILURE;
-use zbridge_sync::{Engine, RunReport, RunRequest, SyncOptions};
+use zbridge_sync::{Engine, RunReport, RunRequest};
 
 use crate::exit::UsageError;
 use crate::output;
@@ -318,28 +317,17 @@ async fn cleanup_with(store: &Store, profile: &str) -> anyhow::Result<RunReport>
 /// `zbridge sync schedule PROFILE --every 30m|2h|daily` (or `--off`).
 pub async fn schedule(profile: &str, every: Option<&str>, off: bool) -> anyhow::Result<()> {
     let store = super::open_store().await?;
-    let p = store.load_sync_profile(profile).await?;
-    let mut options = SyncOptions::from_json(&p.options)?;
     if off {
-        store.remove_sync_schedule(&p.id).await?;
-        options.schedule_secs = None;
-        store
-            .update_sync_profile_options(&p.name, options.to_json())
-            .await?;
-        eprintln!("Sync profile '{}' is no longer scheduled.", p.name);
+        zbridge_sync::service::set_schedule(&store, profile, None).await?;
+        eprintln!("Sync profile '{profile}' is no longer scheduled.");
         return Ok(());
     }
     let every = every.ok_or_else(|| UsageError("give --every 30m|2h|daily, or --off".into()))?;
     let secs =
         zbridge_sync::options::parse_interval(every).map_err(|e| UsageError(e.to_string()))?;
-    options.schedule_secs = Some(secs);
-    store
-        .update_sync_profile_options(&p.name, options.to_json())
-        .await?;
-    store.set_sync_schedule(&p.id, secs, Utc::now()).await?;
+    zbridge_sync::service::set_schedule(&store, profile, Some(secs)).await?;
     eprintln!(
-        "Sync profile '{}' runs every {every}; 'zbridge worker' runs what is due (the first run now).",
-        p.name
+        "Sync profile '{profile}' runs every {every}; 'zbridge worker' runs what is due (the first run now)."
     );
     Ok(())
 }
