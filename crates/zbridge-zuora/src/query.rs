@@ -818,7 +818,7 @@ impl Runner<'_> {
         expected_total: Option<u64>,
     ) -> Result<u64, Partial> {
         let fail = |written: u64| move |error: ZuoraError| Partial { written, error };
-        let mut csv = reader::open_rows(self.client, file)
+        let csv = reader::open_rows(self.client, file)
             .await
             .map_err(fail(skip))?;
         self.start_sink(csv.header()).map_err(fail(skip))?;
@@ -841,6 +841,11 @@ impl Runner<'_> {
                 .then(|| null_marker(self.client)),
             naive_offset: Some(chrono::Offset::fix(&Utc)),
         };
+        // Reading (download, gunzip, parse, typing) runs in its own task, so that it overlaps
+        // with writing on another core; batches through a small bounded channel keep memory
+        // flat.
+        let (sender, mut batches) = tokio::sync::mpsc::channel(READ_AHEAD_BATCHES);
+        let mut read_task = AbortOnDrop(tokio::spawn(read_rows(csv, layout, options, sender)));
         // The last row is held back until the file ends cleanly, so a row cut short by a
         // broken download is never written.
         let mut held: Option<Vec<Value>> = None;
@@ -853,20 +858,32 @@ impl Runner<'_> {
                     detail: "cancelled".into(),
                 }));
             }
-            let record = match csv.next_row().await {
-                Ok(Some(row)) => layout.values(row, &options).map_err(fail(written))?,
-                Ok(None) => break,
-                Err(error) => return Err(fail(written)(error)),
-            };
-            if let Some(row) = held.replace(record) {
-                if index >= skip {
-                    self.emit(row).map_err(fail(written))?;
-                    written += 1;
-                    if self.limit_reached() {
-                        return Ok(index + 1);
-                    }
+            let batch = match batches.recv().await {
+                Some(ReadAhead::Rows(batch)) => batch,
+                Some(ReadAhead::End) => break,
+                Some(ReadAhead::Failed(error)) => return Err(fail(written)(error)),
+                None => {
+                    let detail = match (&mut read_task.0).await {
+                        Err(join) if join.is_panic() => "the reader panicked".to_string(),
+                        _ => "the reader stopped before the end of the file".to_string(),
+                    };
+                    return Err(fail(written)(ZuoraError::Protocol {
+                        path: "query".into(),
+                        detail,
+                    }));
                 }
-                index += 1;
+            };
+            for record in batch {
+                if let Some(row) = held.replace(record) {
+                    if index >= skip {
+                        self.emit(row).map_err(fail(written))?;
+                        written += 1;
+                        if self.limit_reached() {
+                            return Ok(index + 1);
+                        }
+                    }
+                    index += 1;
+                }
             }
         }
         let rows = index + u64::from(held.is_some());
@@ -906,6 +923,62 @@ impl Runner<'_> {
         self.progress.rows.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// Rows per batch handed from the reading task to the writer, and batches read ahead.
+const READ_AHEAD_ROWS: usize = 256;
+const READ_AHEAD_BATCHES: usize = 4;
+
+/// What the reading task hands to the writer.
+enum ReadAhead {
+    /// Typed rows, in file order.
+    Rows(Vec<Vec<Value>>),
+    /// The file ended cleanly after the rows sent.
+    End,
+    /// The download or a row failed after the rows sent.
+    Failed(ZuoraError),
+}
+
+/// Aborts the reading task when the writer stops early (limit, cancel, error), which also
+/// drops its download.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Reads a result file to the end, typing each row, and sends the rows in batches; stops when
+/// the writer goes away.
+async fn read_rows(
+    mut rows: reader::ResultRows,
+    layout: Layout,
+    options: RawOptions,
+    sender: tokio::sync::mpsc::Sender<ReadAhead>,
+) {
+    let mut batch = Vec::with_capacity(READ_AHEAD_ROWS);
+    let last = loop {
+        let typed = match rows.next_row().await {
+            Ok(Some(row)) => layout.values(row, &options),
+            Ok(None) => break ReadAhead::End,
+            Err(error) => break ReadAhead::Failed(error),
+        };
+        match typed {
+            Ok(values) => batch.push(values),
+            Err(error) => break ReadAhead::Failed(error),
+        }
+        if batch.len() == READ_AHEAD_ROWS {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_AHEAD_ROWS));
+            if sender.send(ReadAhead::Rows(full)).await.is_err() {
+                return;
+            }
+        }
+    };
+    if !batch.is_empty() && sender.send(ReadAhead::Rows(batch)).await.is_err() {
+        return;
+    }
+    let _ = sender.send(last).await;
 }
 
 /// AQuA writes nulls as empty text unless told otherwise, which makes a null and an empty
