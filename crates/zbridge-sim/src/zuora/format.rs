@@ -1,6 +1,6 @@
 //! Date-time literals: parsing what clients send and rendering what Zuora returns.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
 use super::clock::to_datetime;
 
@@ -122,18 +122,124 @@ pub fn iso_utc_colon(ms: i64) -> String {
 
 /// `2026-08-04T12:11:15-0800`-style (`colon` = false) or `…-08:00` (`colon` = true), seconds only.
 pub fn iso_at(ms: i64, offset_minutes: i32, colon: bool) -> String {
-    let dt = offset(offset_minutes).from_utc_datetime(&to_datetime(ms).naive_utc());
-    if colon {
-        dt.format("%Y-%m-%dT%H:%M:%S%:z").to_string()
-    } else {
-        dt.format("%Y-%m-%dT%H:%M:%S%z").to_string()
-    }
+    let mut out = String::with_capacity(25);
+    write_iso_at(&mut out, ms, offset_minutes, colon);
+    out
+}
+
+/// Appends [`iso_at`]'s text. Result files hold millions of these, so the common case is
+/// written digit by digit instead of through `strftime`.
+pub fn write_iso_at(out: &mut String, ms: i64, offset_minutes: i32, colon: bool) {
+    let Some(local) = Civil::at(ms, offset_minutes) else {
+        let dt = offset(offset_minutes).from_utc_datetime(&to_datetime(ms).naive_utc());
+        let format = if colon {
+            "%Y-%m-%dT%H:%M:%S%:z"
+        } else {
+            "%Y-%m-%dT%H:%M:%S%z"
+        };
+        out.push_str(&dt.format(format).to_string());
+        return;
+    };
+    local.write_date(out);
+    out.push('T');
+    local.write_time(out);
+    push_offset(out, offset_minutes, colon);
 }
 
 /// Data Query timestamp rendering: `2026-08-04 12:11:15.123 -08:00` in the tenant's zone.
 pub fn sql_timestamp(ms: i64, offset_minutes: i32) -> String {
-    let dt = offset(offset_minutes).from_utc_datetime(&to_datetime(ms).naive_utc());
-    dt.format("%Y-%m-%d %H:%M:%S%.3f %:z").to_string()
+    let mut out = String::with_capacity(30);
+    write_sql_timestamp(&mut out, ms, offset_minutes);
+    out
+}
+
+/// Appends [`sql_timestamp`]'s text (see [`write_iso_at`]).
+pub fn write_sql_timestamp(out: &mut String, ms: i64, offset_minutes: i32) {
+    let Some(local) = Civil::at(ms, offset_minutes) else {
+        let dt = offset(offset_minutes).from_utc_datetime(&to_datetime(ms).naive_utc());
+        out.push_str(&dt.format("%Y-%m-%d %H:%M:%S%.3f %:z").to_string());
+        return;
+    };
+    local.write_date(out);
+    out.push(' ');
+    local.write_time(out);
+    out.push('.');
+    push_padded(out, local.millis, 3);
+    out.push(' ');
+    push_offset(out, offset_minutes, true);
+}
+
+/// Appends `yyyy-mm-dd` of days since the epoch; false (nothing written) outside years 0–9999.
+pub fn write_days(out: &mut String, days: i64) -> bool {
+    match Civil::at(days.saturating_mul(86_400_000), 0) {
+        Some(civil) => {
+            civil.write_date(out);
+            true
+        }
+        None => false,
+    }
+}
+
+/// A local calendar date and time of day, for years 0–9999.
+struct Civil {
+    date: NaiveDate,
+    seconds_of_day: u32,
+    millis: u32,
+}
+
+impl Civil {
+    fn at(ms: i64, offset_minutes: i32) -> Option<Civil> {
+        let local = ms.checked_add(i64::from(offset_minutes) * 60_000)?;
+        let days = i32::try_from(local.div_euclid(86_400_000)).ok()?;
+        let in_day = local.rem_euclid(86_400_000);
+        let date = NaiveDate::from_num_days_from_ce_opt(days.checked_add(719_163)?)?;
+        (0..=9999).contains(&date.year()).then_some(Civil {
+            date,
+            seconds_of_day: (in_day / 1000) as u32,
+            millis: (in_day % 1000) as u32,
+        })
+    }
+
+    fn write_date(&self, out: &mut String) {
+        push_padded(out, self.date.year() as u32, 4);
+        out.push('-');
+        push_padded(out, self.date.month(), 2);
+        out.push('-');
+        push_padded(out, self.date.day(), 2);
+    }
+
+    fn write_time(&self, out: &mut String) {
+        push_padded(out, self.seconds_of_day / 3600, 2);
+        out.push(':');
+        push_padded(out, self.seconds_of_day / 60 % 60, 2);
+        out.push(':');
+        push_padded(out, self.seconds_of_day % 60, 2);
+    }
+}
+
+fn push_offset(out: &mut String, offset_minutes: i32, colon: bool) {
+    out.push(if offset_minutes < 0 { '-' } else { '+' });
+    let minutes = offset_minutes.unsigned_abs();
+    push_padded(out, minutes / 60, 2);
+    if colon {
+        out.push(':');
+    }
+    push_padded(out, minutes % 60, 2);
+}
+
+/// Appends `value` with at least `width` digits, zero-padded.
+pub fn push_padded(out: &mut String, value: u32, width: usize) {
+    let mut digits = [b'0'; 10];
+    let mut v = value;
+    let mut n = 0;
+    while v > 0 || n < width {
+        digits[n] = b'0' + (v % 10) as u8;
+        v /= 10;
+        n += 1;
+    }
+    for &d in digits[..n].iter().rev() {
+        out.push(char::from(d));
+    }
 }
 
 /// `2014-09-03 08:20:07` in the tenant's zone (AQuA job `startTime`).
@@ -200,6 +306,18 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn fast_renderings_equal_strftime(ms in -62_000_000_000_000i64..253_000_000_000_000, minutes in -840i32..=840) {
+            let dt = offset(minutes).from_utc_datetime(&to_datetime(ms).naive_utc());
+            prop_assert_eq!(iso_at(ms, minutes, true), dt.format("%Y-%m-%dT%H:%M:%S%:z").to_string());
+            prop_assert_eq!(iso_at(ms, minutes, false), dt.format("%Y-%m-%dT%H:%M:%S%z").to_string());
+            prop_assert_eq!(sql_timestamp(ms, minutes), dt.format("%Y-%m-%d %H:%M:%S%.3f %:z").to_string());
+            let days = ms.div_euclid(86_400_000);
+            let mut out = String::new();
+            prop_assert!(write_days(&mut out, days));
+            prop_assert_eq!(out, to_datetime(days * 86_400_000).format("%Y-%m-%d").to_string());
+        }
+
         #[test]
         fn rendered_instants_parse_back(ms in 0i64..4_000_000_000_000) {
             let secs = ms / 1000 * 1000;

@@ -10,7 +10,7 @@ use flate2::Compression as GzLevel;
 use flate2::write::GzEncoder;
 use zip::write::SimpleFileOptions;
 
-use super::format::{iso_at, sql_timestamp};
+use super::format::{push_padded, write_days, write_iso_at, write_sql_timestamp};
 use super::query::exec::{OutType, Plan, ResultRows};
 use super::store::{Store, Value, format_date, write_decimal};
 
@@ -256,9 +256,12 @@ pub fn render(out: &mut String, v: &Value<'_>, ty: OutType, store: &Store, opts:
             OutType::DeletedNumeric => out.push(if *b { '1' } else { '0' }),
             _ => out.push_str(if *b { "true" } else { "false" }),
         },
-        Value::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
+        Value::Int(i) => match u32::try_from(*i) {
+            Ok(small) => push_padded(out, small, 1),
+            Err(_) => {
+                let _ = write!(out, "{i}");
+            }
+        },
         Value::Dec(d) => write_decimal(
             *d,
             if matches!(opts.style, Style::Aqua { .. }) {
@@ -269,13 +272,17 @@ pub fn render(out: &mut String, v: &Value<'_>, ty: OutType, store: &Store, opts:
             out,
         ),
         Value::Str(s) => out.push_str(s),
-        Value::Date(d) => out.push_str(&format_date(*d)),
-        Value::Ts(ms) => match &opts.style {
-            Style::Aqua { utc: true, .. } => out.push_str(&iso_at(*ms, 0, false)),
-            Style::Aqua { utc: false, .. } => {
-                out.push_str(&iso_at(*ms, opts.tenant_offset_minutes, true))
+        Value::Date(d) => {
+            if !write_days(out, i64::from(*d)) {
+                out.push_str(&format_date(*d));
             }
-            _ => out.push_str(&sql_timestamp(*ms, opts.tenant_offset_minutes)),
+        }
+        Value::Ts(ms) => match &opts.style {
+            Style::Aqua { utc: true, .. } => write_iso_at(out, *ms, 0, false),
+            Style::Aqua { utc: false, .. } => {
+                write_iso_at(out, *ms, opts.tenant_offset_minutes, true)
+            }
+            _ => write_sql_timestamp(out, *ms, opts.tenant_offset_minutes),
         },
         Value::Id(k, r) => store.codec.write(*k, *r, out),
     }
@@ -309,9 +316,20 @@ fn json_value(line: &mut String, v: &Value<'_>, ty: OutType, store: &Store, opts
         Value::Null => line.push_str("null"),
         Value::Bool(_) | Value::Int(_) | Value::Dec(_) => render(line, v, ty, store, opts),
         _ => {
-            let mut s = String::new();
-            render(&mut s, v, ty, store, opts);
-            push_json_string(line, &s);
+            // Rendered in place; only text that needs escaping is rendered again.
+            line.push('"');
+            let start = line.len();
+            render(line, v, ty, store, opts);
+            if line[start..]
+                .bytes()
+                .any(|b| b == b'"' || b == b'\\' || b < 0x20)
+            {
+                let raw = line.split_off(start);
+                line.truncate(start - 1);
+                push_json_string(line, &raw);
+            } else {
+                line.push('"');
+            }
         }
     }
 }

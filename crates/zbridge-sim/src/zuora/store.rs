@@ -735,9 +735,15 @@ pub fn write_decimal(v: i64, places: usize, out: &mut String) {
     if neg {
         out.push('-');
     }
-    let _ = write!(out, "{whole}");
+    match u32::try_from(whole) {
+        Ok(small) => super::format::push_padded(out, small, 1),
+        Err(_) => {
+            let _ = write!(out, "{whole}");
+        }
+    }
     if places > 0 {
-        let _ = write!(out, ".{frac:02}");
+        out.push('.');
+        super::format::push_padded(out, frac as u32, 2);
         for _ in 2..places {
             out.push('0');
         }
@@ -754,9 +760,13 @@ const EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
 /// `yyyy-mm-dd` of days since the epoch.
 pub fn format_date(days: i32) -> String {
-    NaiveDate::from_num_days_from_ce_opt(days + EPOCH_DAYS_FROM_CE)
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .unwrap_or_default()
+    let mut out = String::with_capacity(10);
+    if !super::format::write_days(&mut out, i64::from(days)) {
+        return NaiveDate::from_num_days_from_ce_opt(days + EPOCH_DAYS_FROM_CE)
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default();
+    }
+    out
 }
 
 /// Total order used by ORDER BY: NULLs first (ascending), then by value.
