@@ -77,8 +77,8 @@ zbridge_run() {
   echo "$(($(cat "$work/lines") - 1)) $seconds $rss $(awk '/^# job_seconds/{print $3}' "$work/files.txt")"
 }
 
-# curl_run MODE: downloads every file in $work/files.txt. MODE "transfer" counts bytes only
-# (the transfer limit); "rows" also decompresses (the files are gzip: zbridge asks for it) and
+# curl_run MODE: downloads every file in $work/files.txt. MODE "transfer" only downloads to
+# /dev/null (the transfer limit; prints bytes); "rows" also decompresses (the files are gzip: zbridge asks for it) and
 # counts lines, the least any reader must do. Prints "rows_or_bytes seconds max_rss_kb".
 curl_run() {
   local total=0 count=0 rss=0 url auth seconds kb n files=0
@@ -87,7 +87,12 @@ curl_run() {
     local header=()
     [ "$auth" != - ] && header=(-H "Authorization: Bearer $auth")
     if [ "$1" = transfer ]; then
-      /usr/bin/time -f '%e %M' -o "$work/time" curl -sSf "${header[@]}" "$url" | wc -c >"$work/count"
+      # curl's own clock: /usr/bin/time counts in hundredths, and a file takes about that.
+      /usr/bin/time -f '%e %M' -o "$work/time" curl -sSf "${header[@]}" -o /dev/null \
+        -w '%{time_total} %{size_download}\n' "$url" >"$work/curl"
+      read -r curl_seconds bytes <"$work/curl"
+      echo "$bytes" >"$work/count"
+      sed -i "s/^[^ ]*/$curl_seconds/" "$work/time"
     else
       /usr/bin/time -f '%e %M' -o "$work/time" \
         bash -c 'curl -sSf "$@" | gzip -dcf | wc -l' curl "${header[@]}" "$url" >"$work/count"
@@ -96,7 +101,7 @@ curl_run() {
     n=$(cat "$work/count")
     count=$((count + n))
     files=$((files + 1))
-    total=$(python3 -c "print($total + $seconds)")
+    total=$(python3 -c "print(round($total + $seconds, 4))")
     [ "$kb" -gt "$rss" ] && rss=$kb
   done <"$work/files.txt"
   echo "$count $total $rss $files"
@@ -139,7 +144,7 @@ for table in $tables; do
       read -r lines c_seconds c_rss _ < <(curl_run rows)
       # AQuA CSV files have a header line each; Data Query JSON Lines files do not.
       [ "$service" = aqua ] && lines=$((lines - files))
-      row "$table" "$cols" "$service" "curl | gzip -d" "$lines" "$c_seconds" "$c_rss" "load $(load1)"
+      row "$table" "$cols" "$service" "curl \\| gzip -d" "$lines" "$c_seconds" "$c_rss" "load $(load1)"
       t_rate=$(python3 -c "print($rows / max($t_seconds, 0.001))")
       c_rate=$(python3 -c "print($lines / max($c_seconds, 0.001))")
       line="$line | $(ratio "$z_rate" "$t_rate") | $(ratio "$z_file_rate" "$t_rate") | $(ratio "$z_file_rate" "$c_rate") |"

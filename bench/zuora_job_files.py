@@ -9,7 +9,7 @@ lines give the job ids and when each job ran.
 
 Prints one line per file, `URL AUTH` (AUTH is a bearer token for AQuA's /v1/files, `-` for a
 Data Query pre-signed URL), then a last line `# job_seconds S`: the time zbridge spent waiting
-for its jobs, from submit to completion, summed.
+for its jobs, from submit to completion (a failed job: to the next submit), summed.
 """
 import json
 import os
@@ -29,16 +29,25 @@ def instant(text):
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-submitted, completed = {}, []
+events = []
 for line in open(log_path, encoding="utf-8", errors="replace"):
     m = LINE.match(re.sub(r"\x1b\[[0-9;]*m", "", line))
-    if not m:
+    if m:
+        events.append((instant(m.group(1)), m.group(2), m.group(3), m.group(4)))
+
+# Jobs run one after another: a job that failed (an export over the output cap) was waited for
+# until the next job was submitted.
+completed, job_seconds = [], 0.0
+for i, (when, service, event, job) in enumerate(events):
+    if event != "submitted":
         continue
-    when, service, event, job = instant(m.group(1)), m.group(2), m.group(3), m.group(4)
-    if event == "submitted":
-        submitted[job] = when
+    later = events[i + 1:]
+    done = next((t for t, _, e, j in later if j == job and e == "completed"), None)
+    if done is not None:
+        completed.append((service, job))
     else:
-        completed.append((service, job, (when - submitted.get(job, when)).total_seconds()))
+        done = next((t for t, _, e, _ in later if e == "submitted"), when)
+    job_seconds += (done - when).total_seconds()
 
 form = urllib.parse.urlencode({"client_id": client_id, "client_secret": secret,
                                "grant_type": "client_credentials"}).encode()
@@ -50,9 +59,7 @@ def get(path):
     return json.load(urllib.request.urlopen(request))
 
 
-job_seconds = 0.0
-for service, job, seconds in completed:
-    job_seconds += seconds
+for service, job in completed:
     if service == "AQuA":
         for batch in get(f"/v1/batch-query/jobs/{job}")["batches"]:
             for file_id in batch.get("segments") or [batch["fileId"]]:
