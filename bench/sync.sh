@@ -6,6 +6,7 @@
 #
 #   bench/sync.sh                          # 100,000 accounts
 #   ACCOUNTS="10000 100000" bench/sync.sh  # several sizes, one table (memory flatness)
+#   OPTIONS='{"bulk_batch_size": 100000}' bench/sync.sh   # sync profile options
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/common.sh
@@ -40,7 +41,7 @@ for accounts in $sizes; do
 
   echo "sync of $accounts accounts (simulators in their own processes)…" >&2
   ZBRIDGE_BENCH_ACCOUNTS=$accounts ZBRIDGE_BENCH_ZUORA="$work/zuora.json" ZBRIDGE_BENCH_SALESFORCE="$work/sf.json" \
-    cargo bench -p zbridge-sync --bench sync_bench --quiet 2>"$work/bench.err" | tee "$work/bench.out" >&2 \
+    ZBRIDGE_BENCH_OPTIONS=${OPTIONS:-\{\}} cargo bench -p zbridge-sync --bench sync_bench --quiet 2>"$work/bench.err" | tee "$work/bench.out" >&2 \
     || { tail "$work/bench.err" >&2; exit 1; }
   sim_rss=$(ps -o rss= -p "${pids[0]}" -p "${pids[1]}" | awk '{s += $1} END {print s}')
   grep '^BENCH_JSON ' "$work/bench.out" | cut -d' ' -f2- >"$work/result.json"
@@ -64,7 +65,7 @@ done
   echo
   echo "## Full sync ($(date -u +%Y-%m-%d), $(machine))"
   echo
-  echo "\`bench/sync.sh\` with ACCOUNTS=\"$sizes\": \`sync_bench\` against the Zuora and Salesforce"
+  echo "\`bench/sync.sh\` with ACCOUNTS=\"$sizes\"${OPTIONS:+ and OPTIONS='$OPTIONS'}: \`sync_bench\` against the Zuora and Salesforce"
   echo "simulators in their own processes; a full sync, then 1 % of Account, Subscription,"
   echo "RatePlanCharge, Invoice and Payment rows updated (and some cancelled) and an incremental sync."
   echo "Records = upserted + deleted. The peak RSS is the engine process's (store included); the"

@@ -3,10 +3,15 @@
 //!
 //! `cargo run -p zbridge-sim --example zuora_sim -- [--port N] [--seed N] [--accounts N]
 //! [--faults PROFILE] [--data-dir DIR] [--multi-entity] [--no-multiline-text]
-//! [--wide-rows N] [--job-delay-ms N]`
+//! [--wide-rows N] [--job-delay-ms N] [--salesforce-accounts N]`
+//!
+//! `--salesforce-accounts N` gives the accounts that have a `CrmId` the ids of the N Accounts
+//! that `salesforce_sim --seed S --accounts N` seeds (same `--seed`, given before it), so a sync
+//! between the two processes links to Accounts that exist.
 
 use std::net::SocketAddr;
 
+use zbridge_sim::salesforce::seeded_account_ids;
 use zbridge_sim::zuora::ZuoraSim;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,6 +28,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--multi-entity" => builder.multi_entity(true),
             "--no-multiline-text" => builder.multiline_text(false),
             "--wide-rows" => builder.wide_rows(value()?.parse()?),
+            "--salesforce-accounts" => {
+                let seed = builder.config().seed;
+                builder.crm_ids(seeded_account_ids(seed, value()?.parse()?))
+            }
             "--job-delay-ms" => {
                 builder.job_delay(std::time::Duration::from_millis(value()?.parse()?))
             }
