@@ -350,15 +350,9 @@ impl AdvancedProperties {
 
     /// Re-checks every row, e.g. after loading from a file.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        for (i, row) in self.rows.iter().enumerate() {
-            let known = lookup_key(&row.key)?;
-            if self.rows[..i]
-                .iter()
-                .any(|r| r.key.eq_ignore_ascii_case(known.name))
-            {
-                return Err(ValidationError::new(field_of(known.name), "appears twice"));
-            }
-            check_raw_value(known, &row.value)?;
+        check_distinct_keys(self.rows.iter().map(|r| r.key.as_str()))?;
+        for row in &self.rows {
+            check_raw_value(lookup_key(&row.key)?, &row.value)?;
         }
         Ok(())
     }
@@ -368,6 +362,28 @@ impl AdvancedProperties {
             .iter()
             .position(|r| r.key.eq_ignore_ascii_case(name.trim()))
     }
+}
+
+/// Refuses one input (a command's `--set` flags, a file's `[advanced]` table, a form's rows)
+/// that gives a key twice, in any capitalisation: keys are case-insensitive, so the later row
+/// would silently replace the earlier one. The error names both spellings.
+pub fn check_distinct_keys<'a>(
+    keys: impl IntoIterator<Item = &'a str>,
+) -> Result<(), ValidationError> {
+    let mut seen: Vec<&str> = Vec::new();
+    for key in keys.into_iter().map(str::trim) {
+        if let Some(first) = seen.iter().find(|s| s.eq_ignore_ascii_case(key)) {
+            let name = known_key(key).map_or(key, |k| k.name);
+            return Err(ValidationError::new(
+                field_of(name),
+                format!(
+                    "is given twice, as '{first}' and '{key}' (keys ignore case); give it once"
+                ),
+            ));
+        }
+        seen.push(key);
+    }
+    Ok(())
 }
 
 /// The field name of one row, for errors: `Advanced Configurations: ReadTimeout`.
@@ -495,6 +511,30 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "Advanced Configurations: ReadTimeout: is already in the table; edit that row instead"
+        );
+    }
+
+    #[test]
+    fn a_key_given_twice_in_any_case_is_refused_naming_both_spellings() {
+        let err = check_distinct_keys(["PollInterval", "URL", " pollinterval"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Advanced Configurations: PollInterval: is given twice, as 'PollInterval' and 'pollinterval' (keys ignore case); give it once"
+        );
+        assert!(check_distinct_keys(["PollInterval", "ReadTimeout"]).is_ok());
+        let err = check_distinct_keys(["Nope", "NOPE"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("as 'Nope' and 'NOPE'"), "{err}");
+        let stored: AdvancedProperties = serde_json::from_value(serde_json::json!([
+            {"key": "PollInterval", "value": "5"},
+            {"key": "pollinterval", "value": "6"}
+        ]))
+        .unwrap();
+        let err = stored.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("as 'PollInterval' and 'pollinterval'"),
+            "{err}"
         );
     }
 

@@ -50,6 +50,31 @@ pub mod secret_field {
     pub const ADVANCED_PREFIX: &str = "advanced:";
 }
 
+/// Longest value of a secret field (client secret, refresh token, proxy password,
+/// `OAuthAccessToken`), in bytes, before and after `[variable]` expansion.
+///
+/// Zuora's OAuth client secrets are about 40 characters and its access tokens 32; 4096 bytes
+/// leaves ample room for longer tokens (JWTs of a few hundred bytes to ~2 KB) and passwords,
+/// keeps the `Authorization` and `Proxy-Authorization` headers well under the 8 KB per header
+/// line that common proxies and servers accept, and refuses a file read in by mistake (a 1 MB
+/// "secret") before it is sealed, stored and sent.
+pub const MAX_SECRET_BYTES: usize = 4096;
+
+/// Refuses a secret value longer than [`MAX_SECRET_BYTES`]. The error names the field and the
+/// limit and never quotes the value.
+pub fn check_secret_length(field: &str, value: &str) -> Result<(), ValidationError> {
+    if value.len() > MAX_SECRET_BYTES {
+        return Err(ValidationError::new(
+            field,
+            format!(
+                "must be at most {MAX_SECRET_BYTES} bytes; the value given has {} bytes (check that the right value or file was given)",
+                value.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// "Use Proxy Settings" and the proxy it switches on.
 #[derive(Debug, Clone, Default)]
 pub struct ProxySettings {
@@ -160,6 +185,9 @@ impl ZuoraConnectionDef {
     /// Validates the whole definition for saving. Errors stop the save; warnings do not.
     pub fn validate(&self, scope: &VariableScope) -> Result<Vec<Warning>, ValidationError> {
         let mut warnings = Vec::new();
+        for (label, value) in self.labelled_secrets() {
+            check_secret_length(&label, value.expose_secret())?;
+        }
         check_select(field::TENANT, &self.tenant, Tenant::parse)?;
         check_select(field::SERVICE, &self.service, ZuoraService::parse)?;
         self.advanced.validate()?;
@@ -240,6 +268,23 @@ impl ZuoraConnectionDef {
             ));
         }
         Ok(())
+    }
+
+    /// Every secret that is set, by its label on screen.
+    fn labelled_secrets(&self) -> Vec<(String, &SecretString)> {
+        let fixed = [
+            (field::CLIENT_SECRET, &self.client_secret),
+            (field::REFRESH_TOKEN, &self.refresh_token),
+            (field::PROXY_PASSWORD, &self.proxy.password),
+        ];
+        let fixed = fixed
+            .into_iter()
+            .filter_map(|(label, value)| value.as_ref().map(|v| (label.to_string(), v)));
+        let advanced = self
+            .advanced_secrets
+            .iter()
+            .map(|(key, value)| (advanced::field_of(key), value));
+        fixed.chain(advanced).collect()
     }
 
     /// Every field that accepts variables: (label, raw value, whether the field is secret).
@@ -357,7 +402,7 @@ impl ZuoraConnectionDef {
                       raw: &Option<SecretString>|
          -> Result<Option<SecretString>, ValidationError> {
             raw.as_ref()
-                .map(|s| variables::expand(label, s.expose_secret(), scope).map(|e| e.value))
+                .map(|s| expand_secret(label, s, scope))
                 .transpose()
         };
         let tenant = Tenant::parse(&plain(field::TENANT, &self.tenant)?)?;
@@ -367,7 +412,7 @@ impl ZuoraConnectionDef {
             let known = advanced::lookup_key(&row.key)?;
             let label = advanced::field_of(known.name);
             let value = match self.advanced_secrets.get(known.name) {
-                Some(s) => variables::expand(&label, s.expose_secret(), scope)?.value,
+                Some(s) => expand_secret(&label, s, scope)?,
                 None => {
                     let v = plain(&label, &row.value)?;
                     advanced::check_value(known, &v)?;
@@ -432,6 +477,17 @@ impl ZuoraConnectionDef {
             settings,
         })
     }
+}
+
+/// Expands a secret field and checks the length of what it became.
+fn expand_secret(
+    label: &str,
+    raw: &SecretString,
+    scope: &VariableScope,
+) -> Result<SecretString, ValidationError> {
+    let value = variables::expand(label, raw.expose_secret(), scope)?.value;
+    check_secret_length(label, value.expose_secret())?;
+    Ok(value)
 }
 
 fn check_select<T>(
@@ -629,6 +685,53 @@ mod tests {
         assert_eq!(resolved.settings.read_timeout, Duration::from_secs(130));
         assert_eq!(resolved.settings.max_concurrent_jobs, 5);
         assert!(matches!(resolved.oauth, OAuthMode::Refresh));
+    }
+
+    #[test]
+    fn oversized_secrets_are_refused_by_field_without_the_value() {
+        let huge = "x".repeat(1024 * 1024);
+        type Apply = fn(&mut ZuoraConnectionDef, SecretString);
+        let set: [(&str, Apply); 4] = [
+            ("OAuth Client Secret", |d, v| d.client_secret = Some(v)),
+            ("OAuth Refresh Token", |d, v| d.refresh_token = Some(v)),
+            ("Proxy Password", |d, v| {
+                d.proxy = ProxySettings {
+                    enabled: true,
+                    url: "http://proxy:3128".into(),
+                    user: "u".into(),
+                    password: Some(v),
+                }
+            }),
+            ("Advanced Configurations: OAuthAccessToken", |d, v| {
+                d.set_advanced("OAuthAccessToken", v).unwrap()
+            }),
+        ];
+        for (label, apply) in set {
+            let mut def = valid_def();
+            apply(&mut def, secret(&huge));
+            let err = def.validate(&VariableScope::default()).unwrap_err();
+            assert_eq!(err.field, label);
+            let text = err.to_string();
+            assert!(text.contains("must be at most 4096 bytes"), "{text}");
+            assert!(text.contains("1048576 bytes"), "{text}");
+            assert!(!text.contains("xxxx"), "the value is never quoted");
+            let mut def = valid_def();
+            apply(&mut def, secret(&"x".repeat(MAX_SECRET_BYTES)));
+            assert!(def.validate(&VariableScope::default()).is_ok(), "{label}");
+        }
+    }
+
+    #[test]
+    fn a_secret_that_expands_past_the_limit_is_refused_when_used() {
+        let mut def = valid_def();
+        def.client_secret = Some(secret("[big]"));
+        let vars = scope(&[("big", &"y".repeat(5000), true)]);
+        let err = def.resolve(&vars).unwrap_err().to_string();
+        assert!(
+            err.starts_with("OAuth Client Secret: must be at most 4096 bytes"),
+            "{err}"
+        );
+        assert!(!err.contains("yyyy"), "{err}");
     }
 
     #[test]

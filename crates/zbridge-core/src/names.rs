@@ -1,16 +1,25 @@
-//! Names users give to things: connections, projects and variables.
+//! Names users give to things: connections, projects, variables, sync profiles and saved
+//! queries.
+//!
+//! Every display name follows one rule ([`clean_name`]): trimmed, NFC-normalised (a composed
+//! and a decomposed `Café` are the same name), bounded in length, not `.` or `..` (path
+//! segments), and free of control characters and of characters that show as nothing or as a
+//! plain space (zero-width characters, bidi controls, the BOM, the soft hyphen, unusual
+//! spaces), so two names that look the same are the same name. Look names up with
+//! [`lookup_key`], which is the `key()` of the parsed name.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::error::ValidationError;
 
 /// Longest connection or project name, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
 
-/// Defines a display name: trimmed, 1 to [`MAX_NAME_CHARS`] characters, no `/`, `:` or
-/// control characters, compared case-insensitively through `key()`.
+/// Defines a display name: the rules of [`clean_name`] with at most [`MAX_NAME_CHARS`]
+/// characters and no `/` or `:`, compared case-insensitively through `key()`.
 macro_rules! display_name {
     ($(#[$doc:meta])* $name:ident, $field:literal) => {
         $(#[$doc])*
@@ -24,10 +33,20 @@ macro_rules! display_name {
 
             /// Validates and normalises a user-supplied name.
             pub fn parse(input: &str) -> Result<Self, ValidationError> {
-                parse_display_name(Self::FIELD, input, &['/', ':']).map($name)
+                clean_name(Self::FIELD, input, MAX_NAME_CHARS, &['/', ':']).map($name)
             }
 
-            /// The name as the user wrote it (trimmed).
+            /// Rebuilds a name read back from the store as it was saved: a name saved before a
+            /// rule was added stays readable (and can be renamed). Only emptiness is refused.
+            pub fn from_stored(stored: &str) -> Result<Self, ValidationError> {
+                let name = stored.trim();
+                if name.is_empty() {
+                    return Err(ValidationError::new(Self::FIELD, "must not be empty"));
+                }
+                Ok($name(name.to_string()))
+            }
+
+            /// The name as the user wrote it (trimmed, NFC).
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -43,9 +62,10 @@ macro_rules! display_name {
 display_name!(
     /// The name of a connection, as the connector screen requires it.
     ///
-    /// Rules: trimmed of surrounding white space; 1 to 100 characters; no `/` and no `:`; no
-    /// control characters. Names are unique per kind of connection *case-insensitively*: compare
-    /// [`ConnectionName::key`], never the display form.
+    /// Rules: those of [`clean_name`] (trimmed, NFC, 1 to 100 characters, not `.` or `..`, no
+    /// control, invisible or look-alike characters) and no `/` or `:`. Names are unique per
+    /// kind of connection *case-insensitively*: compare [`ConnectionName::key`], never the
+    /// display form.
     ConnectionName,
     "Connection Name"
 );
@@ -114,19 +134,36 @@ impl VariableName {
     }
 }
 
-fn parse_display_name(
+/// The identity of a user-typed name as the store compares it: trimmed, NFC-normalised and in
+/// lower case. For a valid name it equals the parsed name's `key()`, so lookups find a name
+/// whichever Unicode form or capitalisation the user typed.
+pub fn lookup_key(input: &str) -> String {
+    input.trim().nfc().collect::<String>().to_lowercase()
+}
+
+/// Checks and normalises a display name for `field`: trimmed, NFC, 1 to `max_chars`
+/// characters, not `.` or `..`, none of `forbidden`, no control characters and no invisible
+/// or look-alike characters ([`invisible`]). Returns the normalised name.
+pub fn clean_name(
     field: &str,
     input: &str,
+    max_chars: usize,
     forbidden: &[char],
 ) -> Result<String, ValidationError> {
-    let name = input.trim();
+    let name: String = input.trim().nfc().collect();
     if name.is_empty() {
         return Err(ValidationError::new(field, "must not be empty"));
     }
-    if name.chars().count() > MAX_NAME_CHARS {
+    if name.chars().count() > max_chars {
         return Err(ValidationError::new(
             field,
-            format!("must be at most {MAX_NAME_CHARS} characters"),
+            format!("must be at most {max_chars} characters"),
+        ));
+    }
+    if name == "." || name == ".." {
+        return Err(ValidationError::new(
+            field,
+            "must not be '.' or '..' (they name folders in paths)",
         ));
     }
     if name.contains(forbidden) {
@@ -142,7 +179,49 @@ fn parse_display_name(
             "must not contain control characters",
         ));
     }
-    Ok(name.to_string())
+    check_visible(field, &name)
+}
+
+fn check_visible(field: &str, name: &str) -> Result<String, ValidationError> {
+    match name
+        .chars()
+        .enumerate()
+        .find_map(|(i, c)| invisible(c).map(|what| (i + 1, c, what)))
+    {
+        Some((position, c, what)) => Err(ValidationError::new(
+            field,
+            format!(
+                "must not contain invisible or look-alike characters: U+{:04X} ({what}) at character {position}",
+                u32::from(c)
+            ),
+        )),
+        None => Ok(name.to_string()),
+    }
+}
+
+/// What a character is, when it shows as nothing or as a plain space and so makes two
+/// different names look the same; `None` for an ordinary character.
+pub fn invisible(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{00AD}' => "soft hyphen",
+        '\u{200B}' => "zero-width space",
+        '\u{200C}' => "zero-width non-joiner",
+        '\u{200D}' => "zero-width joiner",
+        '\u{2060}' => "word joiner",
+        '\u{FEFF}' => "byte order mark",
+        '\u{200E}' | '\u{200F}' | '\u{061C}' => "bidirectional mark",
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => "bidirectional control",
+        '\u{2061}'..='\u{2064}' | '\u{206A}'..='\u{206F}' => "invisible format character",
+        '\u{034F}' => "combining grapheme joiner",
+        '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' => "Hangul filler",
+        '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180F}' => "invisible letter or selector",
+        '\u{2800}' => "blank Braille pattern",
+        '\u{FFF9}'..='\u{FFFB}' => "interlinear annotation",
+        '\u{1D173}'..='\u{1D17A}' => "musical format character",
+        '\u{E0000}'..='\u{E007F}' => "tag character",
+        c if c.is_whitespace() && c != ' ' => "a space other than the plain space",
+        _ => return None,
+    })
 }
 
 macro_rules! string_newtype_impls {
@@ -216,6 +295,72 @@ mod tests {
             err.to_string(),
             "Connection Name: must be at most 100 characters"
         );
+    }
+
+    #[test]
+    fn invisible_and_look_alike_characters_are_refused() {
+        let cases = [
+            (
+                "Zuora\u{200B}prod",
+                "U+200B (zero-width space) at character 6",
+            ),
+            ("Zuora\u{200C}prod", "U+200C (zero-width non-joiner)"),
+            ("Zuora\u{200D}prod", "U+200D (zero-width joiner)"),
+            ("Zuora\u{2060}prod", "U+2060 (word joiner)"),
+            ("\u{FEFF}Zuora", "U+FEFF (byte order mark) at character 1"),
+            ("Zu\u{00AD}ora", "U+00AD (soft hyphen)"),
+            ("Zuora\u{200E}", "U+200E (bidirectional mark)"),
+            ("Zuora\u{200F}x", "U+200F (bidirectional mark)"),
+            ("a\u{202A}b", "U+202A (bidirectional control)"),
+            ("a\u{202E}b", "U+202E (bidirectional control)"),
+            ("a\u{2066}b", "U+2066 (bidirectional control)"),
+            ("a\u{2069}b", "U+2069 (bidirectional control)"),
+            (
+                "Zuora\u{00A0}prod",
+                "U+00A0 (a space other than the plain space)",
+            ),
+        ];
+        for (input, detail) in cases {
+            let err = ConnectionName::parse(input).unwrap_err().to_string();
+            let rule = "Connection Name: must not contain invisible or look-alike characters: ";
+            assert!(err.starts_with(rule), "{input:?}: {err}");
+            assert!(err.contains(detail), "{input:?}: {err}");
+            assert!(ProjectName::parse(input).is_err(), "{input:?}");
+        }
+        for control in ["a\u{0000}b", "a\u{001B}b", "a\u{007F}b", "a\u{0085}b"] {
+            let err = ConnectionName::parse(control).unwrap_err().to_string();
+            assert_eq!(err, "Connection Name: must not contain control characters");
+        }
+    }
+
+    #[test]
+    fn dot_names_are_refused_as_path_segments() {
+        for dots in [".", "..", " .. "] {
+            let err = ConnectionName::parse(dots).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                "Connection Name: must not be '.' or '..' (they name folders in paths)"
+            );
+        }
+        assert!(ConnectionName::parse("...").is_ok());
+        assert!(ConnectionName::parse(".hidden").is_ok());
+    }
+
+    #[test]
+    fn composed_and_decomposed_names_are_the_same_name() {
+        let composed = ConnectionName::parse("Caf\u{00E9}").unwrap();
+        let decomposed = ConnectionName::parse("Cafe\u{0301}").unwrap();
+        assert_eq!(composed, decomposed);
+        assert_eq!(decomposed.as_str(), "Caf\u{00E9}");
+        assert_eq!(composed.key(), lookup_key("CAFE\u{0301}"));
+        assert_eq!(lookup_key("  Caf\u{00E9} "), composed.key());
+    }
+
+    #[test]
+    fn stored_names_are_read_back_as_saved() {
+        let legacy = ConnectionName::from_stored("old\u{200B}name").unwrap();
+        assert_eq!(legacy.as_str(), "old\u{200B}name");
+        assert!(ConnectionName::from_stored("  ").is_err());
     }
 
     #[test]

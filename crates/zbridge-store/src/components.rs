@@ -4,6 +4,7 @@
 //! the connections it uses blocks those connections from being deleted.
 
 use chrono::{DateTime, Utc};
+use zbridge_core::names::lookup_key;
 
 use crate::db::{is_unique_violation, on_pool};
 use crate::{Store, StoreError, from_millis, now_millis};
@@ -44,7 +45,7 @@ impl Store {
         connection_ids: &[String],
     ) -> Result<SavedComponent, StoreError> {
         let name = name.trim();
-        let key = name.to_lowercase();
+        let key = lookup_key(name);
         let definition_text = definition.to_string();
         let new_id = uuid::Uuid::new_v4().to_string();
         let now = now_millis();
@@ -93,7 +94,7 @@ impl Store {
     ) -> Result<SavedComponent, StoreError> {
         const SQL: &str = "SELECT id, name, definition, updated_at FROM components WHERE kind = $1 AND name_key = $2";
         let row: Option<(String, String, String, i64)> = on_pool!(&self.db, pool =>
-            sqlx::query_as(SQL).bind(kind).bind(name.trim().to_lowercase()).fetch_optional(pool).await)?;
+            sqlx::query_as(SQL).bind(kind).bind(lookup_key(name)).fetch_optional(pool).await)?;
         let (id, name, definition, updated_at) = row.ok_or_else(|| StoreError::NotFound {
             kind: "component",
             name: name.trim().to_string(),
@@ -129,7 +130,7 @@ impl Store {
     pub async fn delete_component(&self, kind: &str, name: &str) -> Result<(), StoreError> {
         const SQL: &str = "DELETE FROM components WHERE kind = $1 AND name_key = $2";
         let deleted = on_pool!(&self.db, pool =>
-            sqlx::query(SQL).bind(kind).bind(name.trim().to_lowercase()).execute(pool).await.map(|r| r.rows_affected()))?;
+            sqlx::query(SQL).bind(kind).bind(lookup_key(name)).execute(pool).await.map(|r| r.rows_affected()))?;
         if deleted == 0 {
             return Err(StoreError::NotFound {
                 kind: "component",

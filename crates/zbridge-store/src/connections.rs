@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use zbridge_core::connection::{PublicConfig, ZuoraConnectionDef};
+use zbridge_core::names::lookup_key;
 use zbridge_core::{ConnectionName, ProjectName, Warning};
 
 use crate::components::ComponentRef;
@@ -109,7 +110,7 @@ impl Store {
 
     /// Reads a connection by name (any capitalisation), secrets opened.
     pub async fn load_connection(&self, name: &str) -> Result<ConnectionRecord, StoreError> {
-        let key = name.trim().to_lowercase();
+        let key = lookup_key(name);
         let sql = format!("{SELECT_CONNECTION} WHERE c.kind = $1 AND c.name_key = $2");
         let row: Option<ConnectionRow> = on_pool!(&self.db, pool =>
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(KIND).bind(&key).fetch_optional(pool).await)?;
@@ -238,12 +239,12 @@ impl Store {
             let value = self.sealer.open_secret(&blob, &aad(&row.id, &field))?;
             secrets.insert(field, value);
         }
-        let name =
-            ConnectionName::parse(&row.name).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let name = ConnectionName::from_stored(&row.name)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let project = row
             .project_name
             .as_deref()
-            .map(ProjectName::parse)
+            .map(ProjectName::from_stored)
             .transpose()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let def =

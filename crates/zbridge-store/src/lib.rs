@@ -106,6 +106,16 @@ pub enum StoreError {
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// PostgreSQL could not be reached, or refused the connection, when the store was opened.
+    #[error(
+        "cannot connect to PostgreSQL at {address} (from ZBRIDGE_DATABASE_URL): {detail}; check that the server is running and accepts TCP connections at that host and port (firewall, listen_addresses, pg_hba.conf), and the user, password and database in the URL"
+    )]
+    DatabaseUnreachable {
+        /// `host:port` or the socket path.
+        address: String,
+        /// What the attempt gave.
+        detail: String,
+    },
     /// A migration failed.
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -138,6 +148,11 @@ impl StoreError {
                 | StoreError::MasterKey(_)
         )
     }
+
+    /// Whether a remote service (the PostgreSQL server) failed or refused us (exit code 3).
+    pub fn is_remote(&self) -> bool {
+        matches!(self, StoreError::DatabaseUnreachable { .. })
+    }
 }
 
 fn describe_users(users: &[ComponentRef]) -> String {
@@ -160,9 +175,14 @@ impl Store {
     /// PostgreSQL when `home.database_url` is set; the master key from `ZBRIDGE_MASTER_KEY`
     /// or the key file.
     pub async fn open(home: &Home) -> Result<Self, StoreError> {
+        let postgres = home
+            .database_url
+            .as_deref()
+            .map(db::pg_options)
+            .transpose()?;
         let key = home.master_key()?;
-        let db = match &home.database_url {
-            Some(url) => Db::open_postgres(url).await?,
+        let db = match postgres {
+            Some(options) => Db::open_postgres(options).await?,
             None => Db::open_sqlite(&home.data_dir).await?,
         };
         let store = Store {

@@ -177,7 +177,7 @@ impl Store {
             };
             let scope = match row.project_name.as_deref() {
                 Some(p) => Scope::Project(
-                    ProjectName::parse(p).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    ProjectName::from_stored(p).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 ),
                 None => Scope::Global,
             };

@@ -48,6 +48,33 @@ async fn connections_round_trip_with_secrets() {
 }
 
 #[tokio::test]
+async fn names_are_one_name_whichever_unicode_form_they_are_typed_in() {
+    for backend in backends().await {
+        let store = backend.open().await;
+        store.create_connection(&def("Caf\u{00E9}")).await.unwrap();
+        let err = store
+            .create_connection(&def("CAFE\u{0301}"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Duplicate { .. }), "{err}");
+        let found = store.load_connection(" cafe\u{0301} ").await.unwrap();
+        assert_eq!(found.def.name.as_str(), "Caf\u{00E9}", "{}", backend.name);
+        let profile = store
+            .create_sync_profile("Main\u{00E9}", "Caf\u{00E9}", serde_json::Value::Null)
+            .await
+            .unwrap();
+        let again = store.load_sync_profile("MAINE\u{0301}").await.unwrap();
+        assert_eq!(again.id, profile.id);
+        let err = store
+            .create_sync_profile("Main\u{200B}", "Caf\u{00E9}", serde_json::Value::Null)
+            .await
+            .unwrap_err();
+        assert!(err.is_bad_input(), "{err}");
+        assert!(err.to_string().contains("invisible"), "{err}");
+    }
+}
+
+#[tokio::test]
 async fn duplicate_names_are_refused_regardless_of_case() {
     for backend in backends().await {
         let store = backend.open().await;

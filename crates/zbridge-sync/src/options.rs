@@ -7,14 +7,27 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::ObjectOverride;
 use crate::error::SyncError;
 
+/// The subscription statuses Zuora reports (the `Status` of a Subscription, as the export and
+/// describe APIs spell them). A profile may sync any of them; the Zuora 360 default is
+/// Active, PendingActivation, PendingAcceptance and Cancelled.
+pub const SUBSCRIPTION_STATUSES: &[&str] = &[
+    "Active",
+    "PendingActivation",
+    "PendingAcceptance",
+    "Cancelled",
+    "Suspended",
+    "Expired",
+    "Draft",
+];
+
 /// Options of a sync profile. Every field has a default, so `{}` is a valid profile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SyncOptions {
     /// Catalog objects to sync; every object when empty.
     pub objects: Vec<String>,
-    /// Subscription statuses synced (Zuora 360: Active, Pending, Cancelled; Pending covers
-    /// PendingActivation and PendingAcceptance).
+    /// Subscription statuses synced, each one of [`SUBSCRIPTION_STATUSES`] (Zuora 360: Active,
+    /// Pending, Cancelled; Pending covers PendingActivation and PendingAcceptance).
     pub subscription_statuses: Vec<String>,
     /// Below this many changed rows of an object, load through sObject Collections; at or
     /// above it, through Bulk API 2.0.
@@ -62,13 +75,18 @@ impl Default for SyncOptions {
 impl SyncOptions {
     /// Reads options from a profile's JSON (`null` means defaults), checking every rule.
     pub fn from_json(value: &serde_json::Value) -> Result<SyncOptions, SyncError> {
-        let options: SyncOptions = if value.is_null() {
-            SyncOptions::default()
-        } else {
-            serde_json::from_value(value.clone()).map_err(|e| SyncError::Options(e.to_string()))?
-        };
+        let options = SyncOptions::read_json(value)?;
         options.validate()?;
         Ok(options)
+    }
+
+    /// Reads options without checking the rules, so that a profile saved before a rule was
+    /// added can still be shown and corrected (run [`SyncOptions::validate`] before saving).
+    pub fn read_json(value: &serde_json::Value) -> Result<SyncOptions, SyncError> {
+        if value.is_null() {
+            return Ok(SyncOptions::default());
+        }
+        serde_json::from_value(value.clone()).map_err(|e| SyncError::Options(e.to_string()))
     }
 
     /// The JSON kept in the profile.
@@ -96,9 +114,32 @@ impl SyncOptions {
         if self.subscription_statuses.is_empty() {
             return bad("at least one subscription status must be synced");
         }
+        for status in &self.subscription_statuses {
+            check_status(status)?;
+        }
         crate::catalog::Catalog::with_overrides(&self.mapping_overrides)?.select(&self.objects)?;
         Ok(())
     }
+}
+
+/// Refuses a status Zuora never reports (rows are compared with it exactly, so a misspelt
+/// status would silently sync nothing), suggesting the spelling probably meant.
+fn check_status(status: &str) -> Result<(), SyncError> {
+    if SUBSCRIPTION_STATUSES.contains(&status) {
+        return Ok(());
+    }
+    let squashed = status.replace([' ', '_', '-'], "");
+    let hint = match SUBSCRIPTION_STATUSES
+        .iter()
+        .find(|s| s.eq_ignore_ascii_case(&squashed))
+    {
+        Some(meant) => format!("did you mean {meant}? "),
+        None => String::new(),
+    };
+    Err(SyncError::Options(format!(
+        "subscription_statuses: '{status}' is not a Zuora subscription status; {hint}use {}",
+        SUBSCRIPTION_STATUSES.join(", ")
+    )))
 }
 
 /// Parses an interval: `30m`, `2h`, `daily`, `90s`, `1d`.
@@ -151,6 +192,27 @@ mod tests {
             serde_json::json!({"typo": 1}),
         ] {
             assert!(SyncOptions::from_json(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn subscription_statuses_must_be_zuora_statuses() {
+        let ok = serde_json::json!({"subscription_statuses": SUBSCRIPTION_STATUSES});
+        assert!(SyncOptions::from_json(&ok).is_ok());
+        let err = SyncOptions::from_json(
+            &serde_json::json!({"subscription_statuses": ["Active", "Bogus"]}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "sync profile options: subscription_statuses: 'Bogus' is not a Zuora subscription status; use Active, PendingActivation, PendingAcceptance, Cancelled, Suspended, Expired, Draft"
+        );
+        for near in ["Pending Activation", "active", "pending_acceptance"] {
+            let err = SyncOptions::from_json(&serde_json::json!({"subscription_statuses": [near]}))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("did you mean"), "{near}: {err}");
         }
     }
 

@@ -203,9 +203,35 @@ impl SavedQuerySpec {
             connection_id,
             refresh: false,
         };
+        check_table_listed(&discovery, client, &spec.table).await?;
         let schema = discovery.describe(client, &spec.table).await?;
         query::plan(spec, &schema, client.connection().service)
     }
+}
+
+/// Refuses a table that the connection's service does not list, naming the closest listed
+/// table, before a describe or a job goes to Zuora. The list comes from the describe cache
+/// (fetched once when the cache has none); when it cannot be had, the describe call decides.
+async fn check_table_listed(
+    discovery: &CachedDiscovery<'_>,
+    client: &ZuoraClient,
+    table: &str,
+) -> Result<(), ZuoraError> {
+    let Ok(tables) = discovery.tables(client).await else {
+        return Ok(());
+    };
+    if tables.is_empty() || tables.iter().any(|t| t.eq_ignore_ascii_case(table)) {
+        return Ok(());
+    }
+    let connection = client.connection();
+    let (name, service) = (&connection.name, connection.service);
+    let hint = zbridge_core::closest(table, tables.iter().map(String::as_str))
+        .map(|c| format!("did you mean '{c}'? "))
+        .unwrap_or_default();
+    let rule = format!(
+        "no table '{table}' among the {service} tables of connection '{name}'; {hint}('zbridge tables \"{name}\" --service {service}' lists them)"
+    );
+    Err(invalid("Table", rule).into())
 }
 
 /// The stored definition of a saved query.
@@ -260,24 +286,10 @@ pub enum SavedQueryError {
     },
 }
 
-fn check_name(name: &str) -> Result<&str, ValidationError> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(invalid("Saved query name", "is required"));
-    }
-    if name.chars().count() > MAX_NAME {
-        return Err(invalid(
-            "Saved query name",
-            format!("must be at most {MAX_NAME} characters"),
-        ));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(invalid(
-            "Saved query name",
-            "may not contain control characters",
-        ));
-    }
-    Ok(name)
+/// The name rules every display name follows (core's `clean_name`: NFC, no invisible or
+/// look-alike characters, not `.` or `..`), with up to [`MAX_NAME`] characters.
+fn check_name(name: &str) -> Result<String, ValidationError> {
+    zbridge_core::names::clean_name("Saved query name", name, MAX_NAME, &[])
 }
 
 /// The store's "no component" said the way a saved query's user reads it.
@@ -331,6 +343,7 @@ pub async fn save(
     query: SavedQuerySpec,
 ) -> Result<SavedQuery, SavedQueryError> {
     let name = check_name(name)?;
+    let name = name.as_str();
     query.to_spec()?;
     let definition = serde_json::to_value(SavedQueryDef {
         connection_id: connection.id.clone(),
@@ -495,5 +508,9 @@ mod tests {
         assert_eq!(check_name("  ").unwrap_err().field, "Saved query name");
         assert_eq!(check_name(" Daily ").unwrap(), "Daily");
         assert!(check_name(&"x".repeat(MAX_NAME + 1)).is_err());
+        for bad in ["Dai\u{200B}ly", "..", "\u{202E}yliad"] {
+            assert_eq!(check_name(bad).unwrap_err().field, "Saved query name");
+        }
+        assert_eq!(check_name("Cafe\u{0301}").unwrap(), "Caf\u{00E9}");
     }
 }

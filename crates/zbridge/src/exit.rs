@@ -19,7 +19,11 @@ pub fn code(error: &anyhow::Error) -> u8 {
             return 2;
         }
         if let Some(store) = cause.downcast_ref::<StoreError>() {
-            return if store.is_bad_input() { 2 } else { 1 };
+            return match (store.is_bad_input(), store.is_remote()) {
+                (true, _) => 2,
+                (_, true) => 3,
+                _ => 1,
+            };
         }
         if let Some(zuora) = cause.downcast_ref::<ZuoraError>() {
             return if zuora.is_config() { 2 } else { 3 };

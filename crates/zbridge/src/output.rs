@@ -30,3 +30,36 @@ pub fn warnings(warnings: &[zbridge_core::Warning]) {
 pub fn set_or_not(is_set: bool) -> &'static str {
     if is_set { "set" } else { "not set" }
 }
+
+/// Refuses a file to be written (`--output`, `--state`) whose folder does not exist, or that
+/// is itself a folder, so the command stops before anything is sent (exit code 2).
+pub fn check_writable_path(
+    flag: &str,
+    path: Option<&std::path::Path>,
+) -> Result<(), crate::exit::UsageError> {
+    let Some(path) = path else {
+        return Ok(());
+    };
+    if path.is_dir() {
+        return Err(crate::exit::UsageError(format!(
+            "{flag}: {} is a folder; give a file name",
+            path.display()
+        )));
+    }
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => std::path::Path::new("."),
+    };
+    if folder.is_dir() {
+        return Ok(());
+    }
+    let problem = if folder.exists() {
+        "is not a folder"
+    } else {
+        "does not exist"
+    };
+    Err(crate::exit::UsageError(format!(
+        "{flag}: the folder {} {problem}",
+        folder.display()
+    )))
+}

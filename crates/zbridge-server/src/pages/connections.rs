@@ -353,6 +353,7 @@ pub(crate) fn apply_rows(
     keys: &[&str],
     values: &[&str],
 ) -> Result<(), ValidationError> {
+    advanced::check_distinct_keys(keys.iter().copied().filter(|k| !k.trim().is_empty()))?;
     let saved_secrets = std::mem::take(&mut def.advanced_secrets);
     def.clear_advanced();
     for (key, value) in keys.iter().zip(values) {
@@ -593,7 +594,11 @@ mod tests {
 
         let err =
             apply_rows(&mut saved, &["PollInterval", "pollinterval"], &["5", "6"]).unwrap_err();
-        assert!(err.rule.contains("already"), "{err}");
+        assert!(
+            err.rule
+                .contains("is given twice, as 'PollInterval' and 'pollinterval'"),
+            "{err}"
+        );
     }
 
     #[test]

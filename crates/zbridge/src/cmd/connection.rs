@@ -287,7 +287,9 @@ fn apply_file(
             def.proxy.password = Some(file_secret(reader, "proxy.password", s)?);
         }
     }
-    for (key, value) in file.advanced.unwrap_or_default() {
+    let rows = file.advanced.unwrap_or_default();
+    advanced::check_distinct_keys(rows.keys().map(String::as_str))?;
+    for (key, value) in rows {
         let value = match value {
             toml::Value::String(s) => SecretString::from(s),
             toml::Value::Integer(n) => SecretString::from(n.to_string()),
@@ -358,6 +360,7 @@ fn apply_fields(
     )? {
         def.proxy.password = Some(s);
     }
+    check_distinct_flags(f)?;
     for pair in &f.add {
         let (key, value) = split_pair("--add", pair)?;
         if def.advanced.get(key).is_some() {
@@ -375,6 +378,23 @@ fn apply_fields(
         let value = reader.read(&format!("--set-from {key}"), &source)?;
         def.set_advanced(key, value)?;
     }
+    Ok(())
+}
+
+/// Refuses `--add`, `--set` and `--set-from` flags that give one key twice (in any case).
+fn check_distinct_flags(f: &ConnectionFields) -> anyhow::Result<()> {
+    let flags = [
+        ("--add", &f.add),
+        ("--set", &f.set),
+        ("--set-from", &f.set_from),
+    ];
+    let mut keys = Vec::new();
+    for (flag, pairs) in flags {
+        for pair in pairs {
+            keys.push(split_pair(flag, pair)?.0);
+        }
+    }
+    advanced::check_distinct_keys(keys)?;
     Ok(())
 }
 

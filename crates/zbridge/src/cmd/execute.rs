@@ -85,15 +85,9 @@ pub async fn run(args: ExecuteArgs, json: bool) -> anyhow::Result<()> {
         _ => {
             let input = args.input.as_deref().unwrap_or_default();
             let format = input_format(input, args.format.as_deref())?;
-            run_records(
-                &client,
-                procedure,
-                &params,
-                Input::open(input)?,
-                format,
-                json,
-            )
-            .await
+            let records = Input::open(input)?;
+            check_utf8(input, records.reader()?)?;
+            run_records(&client, procedure, &params, records, format, json).await
         }
     }
 }
@@ -121,7 +115,49 @@ fn check_flags(procedure: Procedure, args: &ExecuteArgs) -> Result<(), UsageErro
     if args.show_secret && !token_procedure {
         return Err(UsageError(format!("{name} has no secret to show")));
     }
-    Ok(())
+    output::check_writable_path("--output", args.output.as_deref())
+}
+
+/// Refuses input that is not UTF-8, naming the byte offset and line of the first invalid byte
+/// (the record readers would stop on it with a bare I/O error). Reads the input once, in
+/// chunks; a sequence split across chunks is carried over.
+fn check_utf8(input: &str, mut reader: impl Read) -> anyhow::Result<()> {
+    let mut buffer = vec![0u8; 64 * 1024];
+    let (mut carry, mut offset, mut line) = (0usize, 0u64, 1u64);
+    loop {
+        let read = reader.read(&mut buffer[carry..])?;
+        let chunk = &buffer[..carry + read];
+        let error = match std::str::from_utf8(chunk) {
+            Ok(_) if read == 0 => return Ok(()),
+            Ok(_) => None,
+            Err(e) => Some(e),
+        };
+        let valid = error.map_or(chunk.len(), |e| e.valid_up_to());
+        line += newlines(&chunk[..valid]);
+        if let Some(e) = error
+            && (e.error_len().is_some() || read == 0)
+        {
+            return Err(not_utf8(input, chunk, valid, offset + valid as u64, line).into());
+        }
+        carry = chunk.len() - valid;
+        buffer.copy_within(valid..valid + carry, 0);
+        offset += valid as u64;
+    }
+}
+
+fn newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+fn not_utf8(input: &str, chunk: &[u8], at: usize, offset: u64, line: u64) -> UsageError {
+    let name = if input == "-" { "stdin" } else { input };
+    let utf16 =
+        offset == 0 && (chunk.starts_with(&[0xFF, 0xFE]) || chunk.starts_with(&[0xFE, 0xFF]));
+    let hint = if utf16 { " (it looks like UTF-16)" } else { "" };
+    UsageError(format!(
+        "--input {name}: not UTF-8: invalid byte 0x{:02X} at byte offset {offset} (line {line}){hint}; save the file as UTF-8",
+        chunk[at]
+    ))
 }
 
 fn input_format(input: &str, flag: Option<&str>) -> Result<InputFormat, UsageError> {
@@ -437,6 +473,31 @@ mod tests {
         let line: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(line["line"], 7);
         assert_eq!(line["errors"][0]["code"], "INVALID_VALUE");
+    }
+
+    #[test]
+    fn non_utf8_input_names_the_offset_and_line_of_the_first_bad_byte() {
+        assert!(check_utf8("a.jsonl", "{\"é\": 1}\n".as_bytes()).is_ok());
+        assert!(check_utf8("a.jsonl", &[][..]).is_ok());
+        let mut bytes = b"{\"a\": 1}\n{\"b\": \"".to_vec();
+        bytes.push(0xFF);
+        let err = check_utf8("a.jsonl", &bytes[..]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "--input a.jsonl: not UTF-8: invalid byte 0xFF at byte offset 16 (line 2); save the file as UTF-8"
+        );
+        // A multi-byte character split across reads is valid; a truncated one at the end is not.
+        let mut long = "x".repeat(64 * 1024 - 1).into_bytes();
+        long.extend_from_slice("é\n".as_bytes());
+        assert!(check_utf8("big", &long[..]).is_ok());
+        long.extend_from_slice(&[0xC3]);
+        let err = check_utf8("big", &long[..]).unwrap_err().to_string();
+        assert!(err.contains("0xC3 at byte offset 65538 (line 2)"), "{err}");
+        let err = check_utf8("-", &[0xFF, 0xFE, b'{', 0][..])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("--input stdin: not UTF-8"), "{err}");
+        assert!(err.contains("UTF-16"), "{err}");
     }
 
     #[test]

@@ -193,7 +193,9 @@ pub async fn run(command: SyncCommand, json: bool) -> anyhow::Result<()> {
         } => super::sync::schedule(&profile, every.as_deref(), off).await,
         SyncCommand::Profile(ProfileCommand::Edit { name, options }) => {
             let profile = store.load_sync_profile(&name).await?;
-            let mut current = SyncOptions::from_json(&profile.options)?;
+            // Read without the rules: a profile saved before a rule can still be corrected;
+            // `apply` checks every rule before anything is saved.
+            let mut current = SyncOptions::read_json(&profile.options)?;
             options.apply(&mut current)?;
             let profile = store
                 .update_sync_profile_options(&profile.name, current.to_json())
@@ -203,7 +205,7 @@ pub async fn run(command: SyncCommand, json: bool) -> anyhow::Result<()> {
         }
         SyncCommand::Profile(ProfileCommand::Show { name }) => {
             let profile = store.load_sync_profile(&name).await?;
-            let options = SyncOptions::from_json(&profile.options)?;
+            let options = SyncOptions::read_json(&profile.options)?;
             if json {
                 return output::json(&serde_json::json!({
                     "name": profile.name, "connection_id": profile.connection_id, "options": options,
