@@ -77,6 +77,14 @@ pub fn parse_datetime(
     text: &str,
     default_offset: Option<FixedOffset>,
 ) -> Result<DateTime<Utc>, TimeError> {
+    parse_datetime_as_written(text, default_offset).map(|t| t.with_timezone(&Utc))
+}
+
+/// Like [`parse_datetime`], keeping the offset the text was written in (or `default_offset`).
+pub fn parse_datetime_as_written(
+    text: &str,
+    default_offset: Option<FixedOffset>,
+) -> Result<DateTime<FixedOffset>, TimeError> {
     let mut cursor = Cursor::new(text, "datetime");
     let date = cursor.date()?;
     let time = if cursor.at_end() {
@@ -92,9 +100,9 @@ pub fn parse_datetime(
         None => return Err(TimeError::MissingOffset(shorten(text))),
     };
     let local = NaiveDateTime::new(date, time);
-    Ok(DateTime::<Utc>::from_naive_utc_and_offset(
+    Ok(DateTime::<FixedOffset>::from_naive_utc_and_offset(
         local - offset,
-        Utc,
+        offset,
     ))
 }
 

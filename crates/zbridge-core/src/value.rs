@@ -32,8 +32,10 @@ pub enum Value {
     Text(String),
     /// A calendar date.
     Date(NaiveDate),
-    /// An instant in UTC.
-    DateTime(DateTime<Utc>),
+    /// An instant, with the UTC offset it was written in (Zuora writes the tenant's time
+    /// zone). It equals the same instant at any offset, and is written out in UTC; the offset
+    /// tells the tenant's calendar day ([`Value::local_date`]).
+    DateTime(DateTime<FixedOffset>),
 }
 
 /// A raw value that does not read as its column's type.
@@ -59,6 +61,21 @@ pub struct RawOptions {
 }
 
 impl Value {
+    /// A datetime value at an instant given in UTC.
+    pub fn datetime(instant: DateTime<Utc>) -> Value {
+        Value::DateTime(instant.fixed_offset())
+    }
+
+    /// The calendar day of a date, or of a datetime at the offset it was written in (the
+    /// tenant's day, not UTC's: an invoice posted at 17:00 in California is posted that day).
+    pub fn local_date(&self) -> Option<NaiveDate> {
+        match self {
+            Value::Date(d) => Some(*d),
+            Value::DateTime(t) => Some(t.date_naive()),
+            _ => None,
+        }
+    }
+
     /// The kind of the value, `None` for [`Value::Null`].
     pub fn kind(&self) -> Option<ValueKind> {
         Some(match self {
@@ -116,9 +133,11 @@ impl Value {
             ValueKind::Date => time::parse_date(raw.trim())
                 .map(Value::Date)
                 .map_err(|e| fail(e.to_string())),
-            ValueKind::DateTime => time::parse_datetime(raw.trim(), options.naive_offset)
-                .map(Value::DateTime)
-                .map_err(|e| fail(e.to_string())),
+            ValueKind::DateTime => {
+                time::parse_datetime_as_written(raw.trim(), options.naive_offset)
+                    .map(Value::DateTime)
+                    .map_err(|e| fail(e.to_string()))
+            }
         }
     }
 }
@@ -165,7 +184,7 @@ impl fmt::Display for Value {
             Value::Decimal(d) => write!(f, "{d}"),
             Value::Text(t) => f.write_str(t),
             Value::Date(d) => write!(f, "{}", d.format("%Y-%m-%d")),
-            Value::DateTime(t) => f.write_str(&time::to_rfc3339(*t)),
+            Value::DateTime(t) => f.write_str(&time::to_rfc3339(t.with_timezone(&Utc))),
         }
     }
 }
@@ -310,7 +329,7 @@ mod tests {
         );
         assert_eq!(
             read("2026-08-04T20:11:15+1000", ValueKind::DateTime).unwrap(),
-            Value::DateTime(Utc.with_ymd_and_hms(2026, 8, 4, 10, 11, 15).unwrap())
+            Value::datetime(Utc.with_ymd_and_hms(2026, 8, 4, 10, 11, 15).unwrap())
         );
         assert_eq!(
             read(" x ", ValueKind::Text).unwrap(),
@@ -347,7 +366,7 @@ mod tests {
             Value::Decimal(dec("12345678901234567890.123456")),
             Value::Text("a \"q\"".into()),
             Value::Date(NaiveDate::from_ymd_opt(2026, 8, 4).unwrap()),
-            Value::DateTime(t),
+            Value::datetime(t),
         ];
         let shown: Vec<String> = values.iter().map(Value::to_string).collect();
         assert_eq!(
@@ -401,7 +420,7 @@ mod tests {
         fn display_reads_back_as_the_same_value(secs in 0i64..4_102_444_800, n in 0u32..1_000_000_000, i in any::<i64>(), b in any::<bool>()) {
             let t = Utc.timestamp_opt(secs, n).unwrap();
             for (value, kind) in [
-                (Value::DateTime(t), ValueKind::DateTime),
+                (Value::datetime(t), ValueKind::DateTime),
                 (Value::Date(t.date_naive()), ValueKind::Date),
                 (Value::Integer(i), ValueKind::Integer),
                 (Value::Bool(b), ValueKind::Boolean),

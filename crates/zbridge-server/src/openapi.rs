@@ -504,6 +504,7 @@ fn schemas() -> Value {
         "SyncRun": {"type": "object", "required": ["id", "profile_id", "full", "trigger", "status", "started_at"], "properties": {
             "id": {"type": "string"}, "profile_id": {"type": "string"}, "full": {"type": "boolean"},
             "trigger": {"type": "string"}, "status": {"type": "string"}, "message": {"type": ["string", "null"]},
+            "warnings": {"type": "array", "items": {"type": "string"}, "description": "Notes besides the status, e.g. a clock skew between this machine and Zuora."},
             "started_at": {"type": "string", "format": "date-time"}, "finished_at": {"type": ["string", "null"], "format": "date-time"}}},
         "Warning": {"type": "object", "required": ["field", "message"], "properties": {
             "field": {"type": "string"}, "message": {"type": "string"}}},

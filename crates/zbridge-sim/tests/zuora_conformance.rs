@@ -570,8 +570,8 @@ async fn aqua_export_zoql_options() {
     assert!(rows.iter().any(|r| r[2] == "NULL"), "null replacement");
     let ts = &rows[0][3];
     assert!(
-        ts.ends_with("+0000") && ts.contains('T'),
-        "dateTimeUtc renders +hhmm without a colon: {ts}"
+        ts.ends_with("-0800") && ts.contains('T'),
+        "dateTimeUtc renders the tenant's ±hhmm without a colon: {ts}"
     );
     let mut sorted = rows.iter().map(|r| r[3].clone()).collect::<Vec<_>>();
     sorted.sort();

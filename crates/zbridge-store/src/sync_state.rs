@@ -85,6 +85,8 @@ pub struct SyncRun {
     pub status: String,
     /// Why it failed, or a note.
     pub message: Option<String>,
+    /// Notes besides the status (a clock skew between this machine and Zuora).
+    pub warnings: Vec<String>,
     /// Start.
     pub started_at: DateTime<Utc>,
     /// End, once finished.
@@ -246,6 +248,7 @@ type RunRow = (
     Option<String>,
     i64,
     Option<i64>,
+    Option<String>,
 );
 
 fn run_from_row(r: RunRow) -> SyncRun {
@@ -258,11 +261,15 @@ fn run_from_row(r: RunRow) -> SyncRun {
         message: r.5,
         started_at: from_millis(r.6),
         finished_at: r.7.map(from_millis),
+        warnings: r
+            .8
+            .map(|w| w.lines().map(str::to_string).collect())
+            .unwrap_or_default(),
     }
 }
 
 const RUN_COLUMNS: &str =
-    "id, profile_id, full_sync, trigger_kind, status, message, started_at, finished_at";
+    "id, profile_id, full_sync, trigger_kind, status, message, started_at, finished_at, warnings";
 
 type StatsRow = (
     String,
@@ -313,6 +320,7 @@ impl Store {
             trigger: trigger.to_string(),
             status: "Running".into(),
             message: None,
+            warnings: Vec::new(),
             started_at: from_millis(now_millis()),
             finished_at: None,
         };
@@ -330,6 +338,16 @@ impl Store {
             on_pool!(&self.db, pool => sqlx::query(SQL).bind(now_millis()).bind(profile_id)
             .execute(pool).await.map(|r| r.rows_affected()))?,
         )
+    }
+
+    /// Adds a note to a run's history (one line; line breaks become spaces).
+    pub async fn add_sync_run_warning(&self, run_id: &str, text: &str) -> Result<(), StoreError> {
+        const SQL: &str =
+            "UPDATE sync_runs SET warnings = COALESCE(warnings || $1, $2) WHERE id = $3";
+        let line = text.replace(['\n', '\r'], " ");
+        on_pool!(&self.db, pool => sqlx::query(SQL).bind(format!("\n{line}")).bind(&line)
+            .bind(run_id).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
     }
 
     /// Ends a run with its status and message.
@@ -395,7 +413,7 @@ impl Store {
     pub async fn reset_sync_state(&self, profile_id: &str) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
-            for table in ["sync_watermarks", "sync_keys", "sync_open_failures", "sync_pending_deletes"] {
+            for table in ["sync_watermarks", "sync_keys", "sync_open_failures", "sync_pending_deletes", "sync_owed_children"] {
                 sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE profile_id = $1")))
                     .bind(profile_id).execute(&mut *tx).await?;
             }
@@ -518,8 +536,13 @@ impl Store {
         object: &str,
         external_ids: &[String],
     ) -> Result<(), StoreError> {
-        self.delete_by_ids("sync_open_failures", profile_id, object, external_ids)
-            .await
+        self.delete_by_ids(
+            ("sync_open_failures", "external_id"),
+            profile_id,
+            object,
+            external_ids,
+        )
+        .await
     }
 
     /// External ids of the open failures of one object in one retry class.
@@ -571,13 +594,36 @@ impl Store {
         profile_id: &str,
         keys: &[SyncKey],
     ) -> Result<(), StoreError> {
-        if keys.is_empty() {
+        self.put_sync_keys_owing(profile_id, keys, &[]).await
+    }
+
+    /// Adds records to the key index and, in the same transaction, the children they are owed
+    /// (child object, parent's external id): a record that enters the index this way can
+    /// never be known without its debt.
+    pub async fn put_sync_keys_owing(
+        &self,
+        profile_id: &str,
+        keys: &[SyncKey],
+        owed: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        if keys.is_empty() && owed.is_empty() {
             return Ok(());
         }
         let keys = last_per_key(keys, |k| (k.object.clone(), k.external_id.clone()));
         let params = Params::of(self);
         on_pool!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
+            for chunk in owed.chunks(ROWS_PER_STATEMENT) {
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO sync_owed_children (profile_id, object, parent_id) VALUES {} ON CONFLICT DO NOTHING",
+                    params.values(chunk.len(), 3, 1)
+                ));
+                let mut q = sqlx::query(sql);
+                for (object, parent) in chunk {
+                    q = q.bind(profile_id).bind(object).bind(parent);
+                }
+                q.execute(&mut *tx).await?;
+            }
             for chunk in keys.chunks(ROWS_PER_STATEMENT) {
                 let sql = sqlx::AssertSqlSafe(format!(
                     "INSERT INTO sync_keys (profile_id, object, external_id, parent_object, parent_id, account_id, crm_id) VALUES {} \
@@ -600,6 +646,48 @@ impl Store {
         Ok(())
     }
 
+    /// A page of the parents whose children `object` still owes, in id order after `after`.
+    pub async fn owed_children_page(
+        &self,
+        profile_id: &str,
+        object: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        const SQL: &str = "SELECT parent_id FROM sync_owed_children WHERE profile_id = $1 AND object = $2 AND parent_id > $3 ORDER BY parent_id LIMIT $4";
+        let rows: Vec<(String,)> = on_pool!(&self.db, pool => sqlx::query_as(SQL)
+            .bind(profile_id).bind(object).bind(after).bind(limit).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Settles the debts of `object` to these parents: their children were read and booked.
+    pub async fn settle_owed_children(
+        &self,
+        profile_id: &str,
+        object: &str,
+        parent_ids: &[String],
+    ) -> Result<(), StoreError> {
+        self.delete_by_ids(
+            ("sync_owed_children", "parent_id"),
+            profile_id,
+            object,
+            parent_ids,
+        )
+        .await
+    }
+
+    /// Settles every debt of `object` (a full read of it was booked).
+    pub async fn settle_all_owed_children(
+        &self,
+        profile_id: &str,
+        object: &str,
+    ) -> Result<(), StoreError> {
+        const SQL: &str = "DELETE FROM sync_owed_children WHERE profile_id = $1 AND object = $2";
+        on_pool!(&self.db, pool => sqlx::query(SQL).bind(profile_id).bind(object)
+            .execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     /// Removes records from the key index (they were deleted from the org).
     pub async fn remove_sync_keys(
         &self,
@@ -607,15 +695,20 @@ impl Store {
         object: &str,
         external_ids: &[String],
     ) -> Result<(), StoreError> {
-        self.delete_by_ids("sync_keys", profile_id, object, external_ids)
-            .await
+        self.delete_by_ids(
+            ("sync_keys", "external_id"),
+            profile_id,
+            object,
+            external_ids,
+        )
+        .await
     }
 
-    /// Deletes the rows of `table` (keyed by profile, object and external id) for `ids`, a few
+    /// Deletes the rows of `table` (keyed by profile, object and `column`) for `ids`, a few
     /// hundred per statement, in one transaction.
     async fn delete_by_ids(
         &self,
-        table: &'static str,
+        (table, column): (&'static str, &'static str),
         profile_id: &str,
         object: &str,
         ids: &[String],
@@ -628,7 +721,7 @@ impl Store {
             let mut tx = pool.begin().await?;
             for chunk in ids.chunks(ROWS_PER_STATEMENT * 2) {
                 let sql = sqlx::AssertSqlSafe(format!(
-                    "DELETE FROM {table} WHERE profile_id = {} AND object = {} AND external_id IN ({})",
+                    "DELETE FROM {table} WHERE profile_id = {} AND object = {} AND {column} IN ({})",
                     params.one(1),
                     params.one(2),
                     params.list(chunk.len(), 3)
@@ -923,6 +1016,7 @@ mod tests {
             trigger: "manual".into(),
             status: "Running".into(),
             message: None,
+            warnings: Vec::new(),
             started_at,
             finished_at: None,
         };

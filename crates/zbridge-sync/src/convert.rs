@@ -181,6 +181,36 @@ mod tests {
     }
 
     #[test]
+    fn a_datetime_becomes_the_tenants_day_on_both_sides_of_midnight() {
+        use serde_json::json;
+        let date = field(FieldType::Date, None);
+        // 23:30 in California is already the next day in UTC: the tenant's day wins.
+        for (written, day) in [
+            ("2026-11-02T23:30:00-08:00", "2026-11-02"),
+            ("2026-11-02T23:59:59.999-08:00", "2026-11-02"),
+            ("2026-11-03T00:00:00-08:00", "2026-11-03"),
+            ("2026-11-03T00:30:00-08:00", "2026-11-03"),
+            ("2026-11-03T07:30:00Z", "2026-11-03"),
+            ("2026-11-03T00:30:00+10:00", "2026-11-03"),
+        ] {
+            assert_eq!(
+                convert(&date, Some(written)).unwrap(),
+                json!(day),
+                "{written}"
+            );
+        }
+        // The instant itself is written in UTC.
+        assert_eq!(
+            convert(
+                &field(FieldType::Datetime, None),
+                Some("2026-11-02T23:30:00-08:00")
+            )
+            .unwrap(),
+            json!("2026-11-03T07:30:00.000Z")
+        );
+    }
+
+    #[test]
     fn values_convert_by_type() {
         use serde_json::json;
         assert_eq!(

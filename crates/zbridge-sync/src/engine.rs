@@ -69,7 +69,8 @@ pub struct RunRequest {
     pub objects: Vec<String>,
     /// `manual` or `schedule`.
     pub trigger: String,
-    /// The tenant's "now"; the machine's clock when `None`.
+    /// The tenant's "now" (tests); when `None`, Zuora is asked for its time (the `Date` of
+    /// its answers), never the machine's clock, which may run ahead of Zuora's.
     pub now: Option<DateTime<Utc>>,
     /// Cancelled to stop the run at the next batch boundary (a worker shutting down): the
     /// batch in flight is finished, the run ends as Failure, and the object's watermark stays
@@ -128,9 +129,12 @@ struct SpoolSink<'a> {
     rows: u64,
 }
 
+/// A spooled cell: text as written out, except that a datetime keeps the offset Zuora wrote
+/// it in (the tenant's time zone), so a date field mapped from it gets the tenant's day.
 fn cell(value: &Value) -> Option<String> {
     match value {
         Value::Null => None,
+        Value::DateTime(t) => Some(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
         other => Some(other.to_string()),
     }
 }
@@ -291,6 +295,9 @@ struct ObjectRun<'a> {
     stats: ObjectStats,
     failures: i64,
     stop: CancellationToken,
+    /// Child objects that must be told, durably, to read the children of a record this object
+    /// adds to the index: those whose next read may be incremental (they have a watermark).
+    owe_to: Vec<String>,
 }
 
 /// A Collections record body from (field, value) pairs: `Rel__r.Ext__c` becomes a nested
@@ -495,14 +502,30 @@ impl Engine {
             &request.trigger
         };
         self.store.interrupt_sync_runs(&profile.id).await?;
+        let watermarked = self.watermarked(&profile.id, &catalog).await?;
+        // A profile's first run (no selected object was ever committed) reads everything.
+        let full = request.full
+            || selected
+                .iter()
+                .all(|o| o.scope == Scope::Catalog || !watermarked.contains(&o.name));
         let run = self
             .store
-            .create_sync_run(&profile.id, request.full, trigger)
+            .create_sync_run(&profile.id, full, trigger)
             .await?;
-        let now = request.now.unwrap_or_else(Utc::now);
-        let until = zbridge_core::time::truncate_to_second(
-            now - chrono::Duration::seconds(options.lag_secs),
-        );
+        let until = match self.window_end(&run, request.now, options.lag_secs).await {
+            Ok(until) => until,
+            Err(e) => {
+                self.store
+                    .finish_sync_run(&run.id, FAILURE, Some(&e.to_string()))
+                    .await?;
+                let (run, objects) = self.store.load_sync_run(&run.id).await?;
+                return Ok(RunReport {
+                    run,
+                    objects,
+                    failed: 0,
+                });
+            }
+        };
         let mut done: Vec<ObjectStats> = Vec::new();
         let mut failed = 0;
         let mut outcome: Result<(), SyncError> = Ok(());
@@ -513,7 +536,6 @@ impl Engine {
                 .map(|o| self.extract_object(&profile.id, o, request.full, until)),
         )
         .buffered(EXTRACT_AHEAD);
-        let mut added: HashMap<String, Vec<String>> = HashMap::new();
         for (position, object) in selected.iter().enumerate() {
             let mut ctx = ObjectRun {
                 object,
@@ -528,13 +550,17 @@ impl Engine {
                 },
                 failures: 0,
                 stop: request.stop.clone(),
+                owe_to: catalog
+                    .objects
+                    .iter()
+                    .filter(|c| c.parent.as_ref().is_some_and(|l| l.object == object.name))
+                    .filter(|c| watermarked.contains(&c.name))
+                    .map(|c| c.name.clone())
+                    .collect(),
             };
             let result = match extracts.next().await {
                 _ if request.stop.is_cancelled() => Err(SyncError::Stopped),
-                Some(Ok(extracted)) => {
-                    self.process_object(&run, &mut ctx, extracted, until, &mut added)
-                        .await
-                }
+                Some(Ok(extracted)) => self.process_object(&run, &mut ctx, extracted, until).await,
                 Some(Err(e)) => Err(e),
                 None => Ok(()),
             };
@@ -596,6 +622,50 @@ impl Engine {
             objects,
             failed,
         })
+    }
+
+    /// Where this run's windows end: Zuora's time less the lag, on a whole second (lessons
+    /// L31). A clock skew worth knowing is noted in the run's history.
+    async fn window_end(
+        &self,
+        run: &SyncRun,
+        now: Option<DateTime<Utc>>,
+        lag_secs: i64,
+    ) -> Result<DateTime<Utc>, SyncError> {
+        let now = match now {
+            Some(now) => now,
+            None => {
+                let time = zbridge_zuora::clock::zuora_time(&self.zuora).await?;
+                if let Some(warning) = time.warning() {
+                    tracing::warn!("{warning}");
+                    self.store.add_sync_run_warning(&run.id, &warning).await?;
+                }
+                time.now
+            }
+        };
+        Ok(zbridge_core::time::truncate_to_second(
+            now - chrono::Duration::seconds(lag_secs),
+        ))
+    }
+
+    /// The catalog objects of the profile that have a watermark (were committed once).
+    async fn watermarked(
+        &self,
+        profile_id: &str,
+        catalog: &Catalog,
+    ) -> Result<HashSet<String>, SyncError> {
+        let mut out = HashSet::new();
+        for object in &catalog.objects {
+            if self
+                .store
+                .sync_watermark(profile_id, &object.name)
+                .await?
+                .is_some()
+            {
+                out.insert(object.name.clone());
+            }
+        }
+        Ok(out)
     }
 
     /// Extracts an object's window (and its retryable failures) into a spool file.
@@ -720,7 +790,6 @@ impl Engine {
         ctx: &mut ObjectRun<'_>,
         extracted: Extracted,
         until: DateTime<Utc>,
-        added: &mut HashMap<String, Vec<String>>,
     ) -> Result<(), SyncError> {
         let started = Instant::now();
         let calls_before = self.api_used();
@@ -738,33 +807,15 @@ impl Engine {
         ctx.stats.watermark_before = watermark;
         let mut writer = BufWriter::new(file);
         writer.seek(std::io::SeekFrom::End(0))?;
-        // Records that entered the scope in this run (a CrmId added, a subscription back to a
-        // synced status) bring their children along, whatever their UpdatedDate.
-        if !full
-            && let Some(link) = &object.parent
-            && let Some(parents) = added.get(&link.object)
-        {
-            let mut sink = SpoolSink {
-                out: &mut writer,
-                columns: Vec::new(),
-                rows: 0,
-            };
-            for chunk in parents.chunks(self.id_chunk()) {
-                let filter = format!(
-                    "{} IN ({})",
-                    link.column,
-                    chunk
-                        .iter()
-                        .map(|i| quote(i))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-                let wanted = object.source_columns();
-                self.extract(&object.source, &wanted, Some(filter), None, &mut sink)
-                    .await?;
-            }
-            rows += sink.rows;
-        }
+        // Records that entered the scope (a CrmId added, a subscription back to a synced
+        // status), in this run or one that stopped, are owed their children whatever their
+        // UpdatedDate. A full read covers them anyway.
+        let owed = if full {
+            Vec::new()
+        } else {
+            self.extract_owed_children(&ctx.profile_id, object, &mut writer, &mut rows)
+                .await?
+        };
         let mut file = writer.into_inner().map_err(|e| e.into_error())?;
         file.rewind()?;
         ctx.stats.read = i64::try_from(rows).unwrap_or(i64::MAX);
@@ -778,7 +829,6 @@ impl Engine {
         let id_col = index_of(&columns, "Id").unwrap_or(0);
         let mut batch: Vec<RawRow> = Vec::with_capacity(batch_size.min(10_000));
         let mut loads = Loads::default();
-        let mut new_keys = Vec::new();
         let mut lines = BufReader::new(file).lines();
         loop {
             let line = lines.next().transpose()?;
@@ -813,14 +863,11 @@ impl Engine {
                 LOADS_IN_FLIGHT - 1
             };
             for (plan, loaded) in loads.settle(wanted).await {
-                new_keys.extend(self.finish_batch(run, ctx, plan, loaded?).await?);
+                self.finish_batch(run, ctx, plan, loaded?).await?;
             }
             if line.is_none() {
                 break;
             }
-        }
-        if !full {
-            added.insert(object.name.clone(), new_keys);
         }
         let vanished: Vec<String> = retry
             .into_iter()
@@ -842,7 +889,69 @@ impl Engine {
         self.store
             .commit_sync_object(&run.id, &ctx.profile_id, &ctx.stats, true)
             .await?;
+        // Only now, after the checkpoint: a debt settled before it could be lost to a kill.
+        if full {
+            self.store
+                .settle_all_owed_children(&ctx.profile_id, &object.name)
+                .await?;
+        } else {
+            self.store
+                .settle_owed_children(&ctx.profile_id, &object.name, &owed)
+                .await?;
+        }
         Ok(())
+    }
+
+    /// Appends to the spool the rows of `object` whose parents are owed their children (see
+    /// `sync_owed_children`); returns those parents, to settle after the checkpoint.
+    async fn extract_owed_children(
+        &self,
+        profile_id: &str,
+        object: &ObjectMap,
+        writer: &mut BufWriter<std::fs::File>,
+        rows: &mut u64,
+    ) -> Result<Vec<String>, SyncError> {
+        let Some(link) = &object.parent else {
+            return Ok(Vec::new());
+        };
+        let mut sink = SpoolSink {
+            out: writer,
+            columns: Vec::new(),
+            rows: 0,
+        };
+        let chunk = self.id_chunk();
+        let mut owed: Vec<String> = Vec::new();
+        loop {
+            let after = owed.last().cloned().unwrap_or_default();
+            let page = self
+                .store
+                .owed_children_page(
+                    profile_id,
+                    &object.name,
+                    &after,
+                    i64::try_from(chunk).unwrap_or(i64::MAX),
+                )
+                .await?;
+            if page.is_empty() {
+                break;
+            }
+            let filter = format!(
+                "{} IN ({})",
+                link.column,
+                page.iter().map(|i| quote(i)).collect::<Vec<_>>().join(", ")
+            );
+            self.extract(
+                &object.source,
+                &object.source_columns(),
+                Some(filter),
+                None,
+                &mut sink,
+            )
+            .await?;
+            owed.extend(page);
+        }
+        *rows += sink.rows;
+        Ok(owed)
     }
 
     /// Reads the joined rows of a batch: join name → (columns, rows by Id). Joins on the same
@@ -1125,21 +1234,34 @@ impl Engine {
         let plan = self.plan_batch(ctx, columns, &rows, &parents, &known, &joins);
         drop(rows);
         // Keys first: a crash after the write but before the result leaves a key for a record
-        // that may exist, never a record the index does not know.
+        // that may exist, never a record the index does not know. A record new to the index
+        // is owed its children in the same transaction, so it is never known without them.
         let keys: Vec<SyncKey> = plan.upserts.iter().map(|u| u.key.clone()).collect();
-        self.store.put_sync_keys(&ctx.profile_id, &keys).await?;
+        let owed: Vec<(String, String)> = plan
+            .upserts
+            .iter()
+            .filter(|u| !u.known)
+            .flat_map(|u| {
+                ctx.owe_to
+                    .iter()
+                    .map(|child| (child.clone(), u.external_id.clone()))
+            })
+            .collect();
+        self.store
+            .put_sync_keys_owing(&ctx.profile_id, &keys, &owed)
+            .await?;
         Ok(plan)
     }
 
     /// Books a loaded batch: counts, keys of records that could not be created, failures,
-    /// resolved failures, queued deletes, CrmId changes. Returns the keys it added.
+    /// resolved failures, queued deletes, CrmId changes.
     async fn finish_batch(
         &self,
         run: &SyncRun,
         ctx: &mut ObjectRun<'_>,
         plan: BatchPlan,
         loaded: Loaded,
-    ) -> Result<Vec<String>, SyncError> {
+    ) -> Result<(), SyncError> {
         let object = ctx.object;
         ctx.stats.skipped += plan.skipped;
         ctx.stats.bulk_jobs += loaded.bulk_jobs;
@@ -1147,7 +1269,6 @@ impl Engine {
         let mut written = plan.resolved;
         let mut unknown_failed = Vec::new();
         let mut repoint = Vec::new();
-        let mut added = Vec::new();
         for (result, upsert) in loaded.results.iter().zip(&plan.upserts) {
             match failure_of(&object.name, result, "upsert") {
                 Some(f) => {
@@ -1159,9 +1280,6 @@ impl Engine {
                 None => {
                     ctx.stats.upserted += 1;
                     written.push(upsert.external_id.clone());
-                    if !upsert.known {
-                        added.push(upsert.external_id.clone());
-                    }
                     if upsert.crm_changed {
                         repoint.push(upsert.key.clone());
                     }
@@ -1185,7 +1303,7 @@ impl Engine {
         for key in repoint {
             self.repoint_children(run, ctx, &key).await?;
         }
-        Ok(added)
+        Ok(())
     }
 
     /// Loads a planned batch and hands the plan back with Salesforce's answer.
@@ -1530,6 +1648,18 @@ mod tests {
         ]);
         assert_eq!(r["Zuora__Subscription__r"]["Zuora__External_Id__c"], "S1");
         assert_eq!(r["Zuora__Parent__c"], Json::Null);
+    }
+
+    #[test]
+    fn spooled_datetimes_keep_the_offset_zuora_wrote() {
+        let written =
+            zbridge_core::time::parse_datetime_as_written("2026-11-02T23:30:00-0800", None)
+                .unwrap();
+        assert_eq!(
+            cell(&Value::DateTime(written)).as_deref(),
+            Some("2026-11-02T23:30:00-08:00")
+        );
+        assert_eq!(cell(&Value::Null), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 use zbridge_core::connection::ResolvedZuoraConnection;
 
+use crate::clock::{ClockSamples, ZuoraTime};
 use crate::error::{ZuoraError, excerpt};
 use crate::policy::{self, RetryPolicy, StatusClass};
 use crate::token::{Token, TokenCache, TokenManager};
@@ -23,6 +24,7 @@ pub struct ZuoraClient {
     http: reqwest::Client,
     tokens: Arc<TokenManager>,
     policy: RetryPolicy,
+    clock: Arc<ClockSamples>,
 }
 
 /// A successful response, body read.
@@ -168,7 +170,14 @@ impl ZuoraClient {
             http,
             tokens,
             policy,
+            clock: Arc::new(ClockSamples::default()),
         })
+    }
+
+    /// Zuora's time now, from the `Date` header of the last answer (see [`crate::clock`]);
+    /// `None` before any answer carried one.
+    pub fn clock(&self) -> Option<ZuoraTime> {
+        self.clock.latest()
     }
 
     /// The connection this client talks through.
@@ -307,6 +316,7 @@ impl ZuoraClient {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     log_limits(call.path, response.headers());
+                    self.clock.record(response.headers());
                     let headers = response.headers().clone();
                     let server_wait = policy::server_wait(
                         status,

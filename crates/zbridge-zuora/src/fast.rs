@@ -119,8 +119,12 @@ pub fn parse_date(text: &str) -> Option<NaiveDate> {
     cursor.at_end().then_some(date)
 }
 
-/// A datetime (already trimmed) in UTC, or `None` to let `zbridge_core` decide.
-pub fn parse_datetime(text: &str, default_offset: Option<FixedOffset>) -> Option<DateTime<Utc>> {
+/// A datetime (already trimmed) at the offset it was written in, or `None` to let
+/// `zbridge_core` decide.
+pub fn parse_datetime(
+    text: &str,
+    default_offset: Option<FixedOffset>,
+) -> Option<DateTime<FixedOffset>> {
     let mut cursor = Bytes {
         text: text.as_bytes(),
         pos: 0,
@@ -140,7 +144,7 @@ pub fn parse_datetime(text: &str, default_offset: Option<FixedOffset>) -> Option
         return None;
     }
     let local = NaiveDateTime::new(date, time);
-    Some(DateTime::from_naive_utc_and_offset(local - offset, Utc))
+    Some(DateTime::from_naive_utc_and_offset(local - offset, offset))
 }
 
 fn push_digits(out: &mut String, value: u32, width: usize) {
@@ -235,7 +239,7 @@ mod tests {
         ) {
             let default = naive.and_then(|m| FixedOffset::east_opt(m * 60));
             if let Some(fast) = parse_datetime(&text, default) {
-                prop_assert_eq!(Ok(fast), time::parse_datetime(&text, default).map_err(|e| e.to_string()));
+                prop_assert_eq!(Ok(fast), time::parse_datetime_as_written(&text, default).map_err(|e| e.to_string()));
             }
         }
 
@@ -251,7 +255,7 @@ mod tests {
             let instant = DateTime::from_timestamp(secs, nanos).unwrap();
             let mut out = String::new();
             prop_assert!(write_datetime(instant, &mut out));
-            prop_assert_eq!(&out, &Value::DateTime(instant).to_string());
+            prop_assert_eq!(&out, &Value::datetime(instant).to_string());
             out.clear();
             prop_assert!(write_date(instant.date_naive(), &mut out));
             prop_assert_eq!(&out, &Value::Date(instant.date_naive()).to_string());

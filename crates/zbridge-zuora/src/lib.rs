@@ -7,9 +7,11 @@
 //!   connections never share;
 //! - [`client`]: every call with its track id, idempotency key, entity and version headers,
 //!   bounded retries with backoff, and errors sent with HTTP 200 recognised ([`policy`]);
+//! - [`clock`]: Zuora's time from its answers, so windows end on Zuora's clock;
 //! - [`test`]: the connection Test.
 
 pub mod client;
+pub mod clock;
 pub mod discovery;
 pub mod error;
 pub mod execute;

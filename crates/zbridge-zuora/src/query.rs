@@ -124,14 +124,14 @@ pub fn plan(
             conditions.push(Expr::compare(
                 column.clone(),
                 CmpOp::Ge,
-                Value::DateTime(time::truncate_to_second(since)),
+                Value::datetime(time::truncate_to_second(since)),
             ));
         }
         if let Some(until) = spec.until {
             conditions.push(Expr::compare(
                 column,
                 CmpOp::Lt,
-                Value::DateTime(time::truncate_to_second(until)),
+                Value::datetime(time::truncate_to_second(until)),
             ));
         }
     }

@@ -88,7 +88,7 @@ fn write_value(value: &Value, out: &mut String) {
     use std::fmt::Write as _;
     let written = match value {
         Value::Date(date) => crate::fast::write_date(*date, out),
-        Value::DateTime(instant) => crate::fast::write_datetime(*instant, out),
+        Value::DateTime(instant) => crate::fast::write_datetime(instant.to_utc(), out),
         Value::Bool(b) => {
             out.push_str(if *b { "true" } else { "false" });
             true

@@ -44,9 +44,10 @@ pub async fn test_connection(client: &ZuoraClient) -> Result<Vec<Check>, ZuoraEr
         what: "OAuth".into(),
         detail,
     });
-    let (path, what) = match conn.service {
-        ZuoraService::AQuADataExport => ("/v1/describe", "describe API (AQuA)"),
-        ZuoraService::DataQuery => ("/query/jobs?pageSize=1", "Data Query jobs API"),
+    let path = crate::clock::probe_path(conn.service);
+    let what = match conn.service {
+        ZuoraService::AQuADataExport => "describe API (AQuA)",
+        ZuoraService::DataQuery => "Data Query jobs API",
     };
     let response = client.send(Call::get(path)).await?;
     checks.push(Check {
@@ -57,5 +58,11 @@ pub async fn test_connection(client: &ZuoraClient) -> Result<Vec<Check>, ZuoraEr
             response.body.len()
         ),
     });
+    if let Some(warning) = client.clock().and_then(|time| time.warning()) {
+        checks.push(Check {
+            what: "clock".into(),
+            detail: warning,
+        });
+    }
     Ok(checks)
 }

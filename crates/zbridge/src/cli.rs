@@ -286,6 +286,16 @@ pub struct SimArgs {
     /// Start only one of the two simulators.
     #[arg(long, value_parser = ["zuora", "salesforce"])]
     pub only: Option<String>,
+    /// The tenant's clock at start (RFC 3339, e.g. 2026-11-02T17:00:00Z); this machine's time
+    /// when not given. The clock then runs with real time (and /sim/clock/advance).
+    #[arg(long, value_name = "TIME", value_parser = parse_clock)]
+    pub clock: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn parse_clock(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| format!("'{text}' is not an RFC 3339 time like 2026-11-02T17:00:00Z"))
 }
 
 const QUERY_HELP: &str = "\

@@ -173,8 +173,8 @@ async fn run_history_errors_and_cleanup() {
     let first = json(&ok(h, &["sync", "run", "Main", "--json"]).await);
     assert_eq!(first["run"]["status"], "Finished", "{first:#}");
     assert_eq!(
-        first["run"]["full"], false,
-        "not asked for, but the first run reads all"
+        first["run"]["full"], true,
+        "not asked for, but the first run reads all and is labelled full"
     );
     let accounts = count(&sims, "Zuora__CustomerAccount__c");
     assert!(accounts > 5, "{accounts}");

@@ -247,7 +247,7 @@ impl fmt::Display for LiteralText<'_> {
             }
             Value::Text(t) => f.write_str(&quote_string(t)),
             Value::Date(d) => write!(f, "DATE '{}'", d.format("%Y-%m-%d")),
-            Value::DateTime(t) => write!(f, "TIMESTAMP '{}'", time::to_rfc3339(*t)),
+            Value::DateTime(t) => write!(f, "TIMESTAMP '{}'", time::to_rfc3339(t.to_utc())),
         }
     }
 }

@@ -129,7 +129,7 @@ pub fn coerce_literal(literal: &Value, kind: ValueKind) -> Result<Value, FilterE
         (Value::Integer(_), ValueKind::Decimal) | (Value::Decimal(_), ValueKind::Integer) => {
             Ok(literal.clone())
         }
-        (Value::Date(d), ValueKind::DateTime) => Ok(Value::DateTime(midnight_utc(*d))),
+        (Value::Date(d), ValueKind::DateTime) => Ok(Value::datetime(midnight_utc(*d))),
         (Value::Text(text), ValueKind::Boolean) => {
             if text.eq_ignore_ascii_case("true") {
                 Ok(Value::Bool(true))
@@ -151,7 +151,7 @@ pub fn coerce_literal(literal: &Value, kind: ValueKind) -> Result<Value, FilterE
             .map(Value::Date)
             .map_err(|e| invalid(e.to_string())),
         (Value::Text(text), ValueKind::DateTime) => {
-            time::parse_datetime(text.trim(), chrono::FixedOffset::east_opt(0))
+            time::parse_datetime_as_written(text.trim(), chrono::FixedOffset::east_opt(0))
                 .map(Value::DateTime)
                 .map_err(|e| invalid(e.to_string()))
         }

@@ -443,7 +443,7 @@ impl Parser {
                 let typed = if w.eq_ignore_ascii_case("DATE") {
                     time::parse_date(&text).map(Value::Date)
                 } else {
-                    time::parse_datetime(&text, chrono::FixedOffset::east_opt(0))
+                    time::parse_datetime_as_written(&text, chrono::FixedOffset::east_opt(0))
                         .map(Value::DateTime)
                 };
                 let value = typed.map_err(|e| FilterError::Syntax {

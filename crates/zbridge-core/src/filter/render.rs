@@ -235,7 +235,7 @@ fn trino_literal(value: &Value) -> String {
         Value::Decimal(d) => d.to_string(),
         Value::Text(t) => quote_string(t),
         Value::Date(d) => format!("DATE '{}'", d.format("%Y-%m-%d")),
-        Value::DateTime(t) => time::data_query_literal(*t),
+        Value::DateTime(t) => time::data_query_literal(t.to_utc()),
     }
 }
 
@@ -396,6 +396,6 @@ fn zoql_literal(value: &Value) -> Result<String, String> {
             ));
         }
         Value::Date(d) => format!("'{}'", d.format("%Y-%m-%d")),
-        Value::DateTime(t) => time::export_zoql_literal(*t).map_err(|e| e.to_string())?,
+        Value::DateTime(t) => time::export_zoql_literal(t.to_utc()).map_err(|e| e.to_string())?,
     })
 }

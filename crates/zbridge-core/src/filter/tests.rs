@@ -94,7 +94,7 @@ fn parses_the_whole_grammar() {
         Expr::compare(
             Column::new("UpdatedDate"),
             CmpOp::Ge,
-            Value::DateTime(utc(2026, 8, 4, 10, 11, 15))
+            Value::datetime(utc(2026, 8, 4, 10, 11, 15))
         )
     );
     assert_eq!(
@@ -557,7 +557,7 @@ fn comparisons_and_coercions() {
         ),
         (
             "ts",
-            Value::DateTime(utc(2026, 8, 4, 10, 11, 15) + Duration::milliseconds(500)),
+            Value::datetime(utc(2026, 8, 4, 10, 11, 15) + Duration::milliseconds(500)),
         ),
     ]);
     let yes = |text: &str| assert!(eval(&p(text), &row).unwrap(), "{text}");
@@ -637,7 +637,7 @@ fn any_value() -> impl Strategy<Value = Value> {
         (-200_000i32..200_000)
             .prop_map(|d| Value::Date(NaiveDate::from_num_days_from_ce_opt(730_000 + d).unwrap())),
         (0i64..4_102_444_800, 0u32..1_000_000_000)
-            .prop_map(|(s, n)| Value::DateTime(Utc.timestamp_opt(s, n).unwrap())),
+            .prop_map(|(s, n)| Value::datetime(Utc.timestamp_opt(s, n).unwrap())),
     ]
 }
 
@@ -771,7 +771,7 @@ fn typed_value(kind: ValueKind) -> BoxedStrategy<Value> {
             .boxed(),
         ValueKind::DateTime => {
             proptest::sample::select(&[0i64, 500, 1000, 1500, 2000, 86_400_000][..])
-                .prop_map(|ms| Value::DateTime(base_time() + Duration::milliseconds(ms)))
+                .prop_map(|ms| Value::datetime(base_time() + Duration::milliseconds(ms)))
                 .boxed()
         }
     };

@@ -55,7 +55,24 @@ pub(crate) fn router(sim: Arc<Sim>) -> Router {
         .merge(control::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(sim.clone(), zuora_layer))
+        .layer(middleware::from_fn_with_state(sim.clone(), date_layer))
         .with_state(sim)
+}
+
+/// Every answer carries the tenant's time in `Date` (RFC 9110 §6.6.1), from the virtual
+/// clock: clients that end their windows on Zuora's clock read it there. (Hyper would
+/// otherwise stamp the host's time.)
+async fn date_layer(State(sim): State<Arc<Sim>>, req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let date = sim
+        .clock
+        .now()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    if let Ok(value) = HeaderValue::from_str(&date) {
+        resp.headers_mut().insert(header::DATE, value);
+    }
+    resp
 }
 
 async fn not_found() -> Response {

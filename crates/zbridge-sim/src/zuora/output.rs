@@ -39,7 +39,7 @@ pub enum Style {
     Aqua {
         /// API-name headers (`useQueryLabels`) instead of labels.
         api_names: bool,
-        /// Datetimes in UTC with a `+0000` offset (`dateTimeUtc`).
+        /// Datetimes with an explicit `±hhmm` offset, the tenant's (`dateTimeUtc`).
         utc: bool,
         /// Text written for NULL.
         null: String,
@@ -278,7 +278,11 @@ pub fn render(out: &mut String, v: &Value<'_>, ty: OutType, store: &Store, opts:
             }
         }
         Value::Ts(ms) => match &opts.style {
-            Style::Aqua { utc: true, .. } => write_iso_at(out, *ms, 0, false),
+            // zuora-api.md §7.3's observed example, `2026-08-04T20:11:15+1000`: an explicit
+            // offset without a colon, the tenant's (not UTC's, despite the flag's name).
+            Style::Aqua { utc: true, .. } => {
+                write_iso_at(out, *ms, opts.tenant_offset_minutes, false)
+            }
             Style::Aqua { utc: false, .. } => {
                 write_iso_at(out, *ms, opts.tenant_offset_minutes, true)
             }

@@ -73,6 +73,8 @@ pub struct Setup {
     pub options: serde_json::Value,
     pub sf_faults: Option<&'static str>,
     pub zuora_faults: Option<&'static str>,
+    /// The tenant's clock at start (the simulator's fixed default when `None`).
+    pub zuora_clock: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Default for Setup {
@@ -85,6 +87,7 @@ impl Default for Setup {
             options: serde_json::json!({"lag_secs": 60, "skip_accounts_without_crm_id": true}),
             sf_faults: None,
             zuora_faults: None,
+            zuora_clock: None,
         }
     }
 }
@@ -104,6 +107,9 @@ pub async fn env(setup: Setup) -> Env {
         .crm_ids(seeded_account_ids(SEED, setup.accounts));
     if let Some(f) = setup.zuora_faults {
         z = z.fault_profile(f).unwrap();
+    }
+    if let Some(clock) = setup.zuora_clock {
+        z = z.start_time(clock);
     }
     let zuora = z.start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -152,12 +158,18 @@ pub async fn save_password(service: &SyncCredentials, sf: &RunningSalesforceSim,
 }
 
 impl Env {
+    /// A run as users start it: its windows end on Zuora's clock, read from its answers.
     pub async fn run(&self, full: bool) -> RunReport {
+        self.run_objects(full, &[]).await
+    }
+
+    /// A run of some objects only (`sync run --objects`).
+    pub async fn run_objects(&self, full: bool, objects: &[&str]) -> RunReport {
         self.engine
             .run(&RunRequest {
                 profile: PROFILE.into(),
                 full,
-                now: Some(self.zuora.now()),
+                objects: objects.iter().map(|o| o.to_string()).collect(),
                 ..Default::default()
             })
             .await
@@ -235,7 +247,11 @@ pub async fn table(
             sink.columns
                 .iter()
                 .cloned()
-                .zip(r.iter().map(|v| v.to_string()))
+                .zip(r.iter().map(|v| match v {
+                    // As Zuora wrote it, in the tenant's time zone.
+                    Value::DateTime(t) => t.to_rfc3339(),
+                    other => other.to_string(),
+                }))
                 .collect()
         })
         .collect()
@@ -344,7 +360,7 @@ pub async fn expected(client: &ZuoraClient) -> Expected {
     let invoices = table(
         client,
         "Invoice",
-        &["Id", "AccountId", "Status", "Comments"],
+        &["Id", "AccountId", "Status", "Comments", "PostedDate"],
     )
     .await;
     let mut rows = HashMap::new();
@@ -352,7 +368,10 @@ pub async fn expected(client: &ZuoraClient) -> Expected {
         if in_scope.contains_key(&i["accountid"]) && i["status"] == "Posted" {
             rows.insert(
                 i["id"].clone(),
-                vec![("Zuora__Description__c", i["comments"].clone())],
+                vec![
+                    ("Zuora__Description__c", i["comments"].clone()),
+                    ("Zuora__PostedDate__c", tenant_day(&i["posteddate"])),
+                ],
             );
         }
     }
@@ -393,6 +412,20 @@ pub async fn expected(client: &ZuoraClient) -> Expected {
         out.insert(object, ("Zuora__External_Id__c", rows));
     }
     out
+}
+
+/// The calendar day of an instant in the simulated tenant's time zone (UTC−8, the
+/// simulator's default): the day Zuora 360 shows for a datetime in a date field.
+fn tenant_day(instant: &str) -> String {
+    if instant.is_empty() {
+        return String::new();
+    }
+    let utc = chrono::DateTime::parse_from_rfc3339(instant)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    (utc - chrono::Duration::hours(8))
+        .format("%Y-%m-%d")
+        .to_string()
 }
 
 fn text_of(v: &serde_json::Value) -> String {

@@ -81,7 +81,6 @@ async fn sync_tour(store: &Store, zuora: &RunningZuoraSim) -> anyhow::Result<()>
         let request = RunRequest {
             profile: PROFILE.into(),
             full,
-            now: Some(zuora.now()),
             ..RunRequest::default()
         };
         let engine = &engine;
@@ -183,6 +182,7 @@ pub async fn run() -> anyhow::Result<()> {
     let sim = ZuoraSim::builder()
         .seed(SEED)
         .accounts(ACCOUNTS)
+        .start_time(chrono::Utc::now())
         // Every generated account names a Salesforce Account of the simulated org.
         .crm_share(1.0)
         .crm_ids(seeded_account_ids(SEED, ACCOUNTS))

@@ -274,6 +274,16 @@ fn flag_named(mut error: ValidationError) -> ValidationError {
     error
 }
 
+/// [`flag_named`] for a rule found while planning (an unknown table, an unknown column).
+fn flag_named_zuora(error: zbridge_zuora::ZuoraError) -> zbridge_zuora::ZuoraError {
+    match error {
+        zbridge_zuora::ZuoraError::Config(rule) => {
+            zbridge_zuora::ZuoraError::Config(flag_named(rule))
+        }
+        other => other,
+    }
+}
+
 fn parse_service(text: Option<&str>) -> anyhow::Result<Option<ZuoraService>> {
     Ok(text.map(ZuoraService::parse).transpose()?)
 }
@@ -321,17 +331,27 @@ async fn execute(
         .into());
     }
     let state = output.state.as_deref().map(State::read).transpose()?;
-    if let Some(state) = &state {
-        spec.since = spec.since.or(state.bookmark(&spec.table));
-        let lag = parse_duration("--lag", &query.lag)?;
-        spec.until =
-            Some(spec.until.unwrap_or_else(|| {
-                Utc::now() - chrono::Duration::from_std(lag).unwrap_or_default()
-            }));
-    }
+    output::check_writable_path("--output", output.output.as_deref())?;
+    output::check_writable_path("--state", output.state.as_deref())?;
+    let lag = parse_duration("--lag", &query.lag)?;
     let service = query.service_override().map_err(flag_named)?;
     let (client, id) = super::zuora_client_for(store, connection, service).await?;
-    let plan = query.plan_spec(&spec, store, &id, &client).await?;
+    if let Some(state) = &state {
+        spec.since = spec.since.or(state.bookmark(&spec.table));
+        if spec.until.is_none() {
+            // The bookmark's window ends on Zuora's clock: one ahead of Zuora's on this
+            // machine would move it past changes Zuora has not stamped yet.
+            let time = zbridge_zuora::clock::zuora_time(&client).await?;
+            if let Some(warning) = time.warning() {
+                eprintln!("warning: {warning}");
+            }
+            spec.until = Some(time.now - chrono::Duration::from_std(lag).unwrap_or_default());
+        }
+    }
+    let plan = query
+        .plan_spec(&spec, store, &id, &client)
+        .await
+        .map_err(flag_named_zuora)?;
     for note in &plan.notes {
         eprintln!("note: {note}");
     }

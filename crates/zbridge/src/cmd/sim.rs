@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use serde_json::json;
-use zbridge_sim::salesforce::SalesforceSim;
+use zbridge_sim::salesforce::{SalesforceSim, seeded_account_ids};
 use zbridge_sim::zuora::ZuoraSim;
 
 use crate::cli::SimArgs;
@@ -18,10 +18,15 @@ pub async fn run(args: SimArgs, json: bool) -> anyhow::Result<()> {
             .bind(SocketAddr::from(([127, 0, 0, 1], args.port)))
             .seed(args.seed)
             .accounts(args.accounts)
+            .start_time(args.clock.unwrap_or_else(chrono::Utc::now))
             .fault_profile(&args.faults)
             .map_err(|e| UsageError(format!("--faults: {e}")))?;
         if let Some(dir) = &args.data_dir {
             builder = builder.data_dir(dir);
+        }
+        if want_salesforce {
+            // As in a real 360 org, the CrmIds of the tenant name Accounts of the org.
+            builder = builder.crm_ids(seeded_account_ids(args.seed, args.accounts));
         }
         Some(builder.start().await?)
     } else {
@@ -31,6 +36,7 @@ pub async fn run(args: SimArgs, json: bool) -> anyhow::Result<()> {
         let builder = SalesforceSim::builder()
             .bind(SocketAddr::from(([127, 0, 0, 1], args.sf_port)))
             .seed(args.seed)
+            .accounts(args.accounts)
             .sandbox_org(args.sandbox)
             .fault_profile(&args.sf_faults)
             .map_err(|e| UsageError(format!("--sf-faults: {e}")))?;
@@ -72,6 +78,10 @@ fn print_human(
         println!("  OAuth client id     {}", z.client_id());
         println!("  OAuth client secret {}", z.client_secret());
         println!(
+            "  tenant clock        {}",
+            z.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+        println!(
             "  try: zbridge connection create Sim --client-id {} --client-secret-from prompt --set URL={}",
             z.client_id(),
             z.base_url()
@@ -83,6 +93,9 @@ fn print_human(
                 "Salesforce {} org  login {}  (org id {})",
                 org.kind, org.login_url, org.org_id
             );
+            if zuora.is_some() {
+                println!("  its Accounts are the ones the tenant's CrmIds name");
+            }
             println!(
                 "  connected app  key {}  secret {}",
                 org.connected_app.consumer_key, org.connected_app.consumer_secret
