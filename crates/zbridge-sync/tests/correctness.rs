@@ -191,3 +191,35 @@ async fn a_stopped_run_leaves_the_new_accounts_subtree_owed() {
     assert_eq!(next.run.status, "Finished", "{next:#?}");
     assert_converged(&env, "after a stopped run").await;
 }
+
+/// Faults that the Query activity survives (a reset or cut download is fetched again, a 5xx or
+/// a failed job retried, a revoked token renewed) are survived by the sync too: every run
+/// finishes and the org converges, with the faults still on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_finish_through_transient_zuora_faults() {
+    use zbridge_sim::zuora::Mutation::Cancel;
+    let env = env(Setup {
+        accounts: 20,
+        ..Setup::default()
+    })
+    .await;
+    // (A failed job whose message says nothing of a retry is a Failure, not a guess:
+    // `job-failure` is covered by sync.rs's converge-or-fail-cleanly test.)
+    for fault in [
+        "connection-reset",
+        "truncated-file",
+        "server-errors",
+        "gateway-timeout",
+        "revoked-token",
+        "slow-body",
+    ] {
+        env.zuora.set_faults(fault.parse().unwrap());
+        env.zuora.mutate(0, "Account", 3, Update).unwrap();
+        env.zuora.mutate(0, "Subscription", 2, Cancel).unwrap();
+        env.zuora.mutate(0, "Invoice", 2, Update).unwrap();
+        env.zuora.advance_clock(Duration::from_secs(600));
+        let report = env.run(false).await;
+        assert_eq!(report.run.status, "Finished", "{fault}: {report:#?}");
+        assert_converged(&env, fault).await;
+    }
+}

@@ -185,6 +185,11 @@ impl ZuoraClient {
         &self.conn
     }
 
+    /// How calls are retried (downloads that break mid-body follow it too).
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.policy
+    }
+
     /// The token manager.
     pub fn tokens(&self) -> &TokenManager {
         &self.tokens

@@ -223,7 +223,8 @@ pub async fn fresh_data_file(client: &ZuoraClient, job_id: &str) -> Result<Strin
 }
 
 /// Runs a small Data Query (`SHOW TABLES`, `DESCRIBE t`) and returns its rows as
-/// `(column, value)` pairs.
+/// `(column, value)` pairs. A download that breaks is fetched again whole (the file is small),
+/// as the client's retry policy allows.
 pub async fn run_data_query_rows(
     client: &ZuoraClient,
     job: &DataQueryJob,
@@ -234,17 +235,50 @@ pub async fn run_data_query_rows(
     drop(slot);
     let mut rows = Vec::new();
     for file in &finished.files {
-        let mut result = reader::open_rows(client, file).await?;
-        let header = result.header().to_vec();
-        while let Some(cells) = result.next_cells().await? {
-            rows.push(
-                header
-                    .iter()
-                    .cloned()
-                    .zip(cells.into_iter().map(Option::unwrap_or_default))
-                    .collect(),
-            );
+        let started = std::time::Instant::now();
+        let mut retry = 0;
+        loop {
+            match small_file_rows(client, file).await {
+                Ok(file_rows) => {
+                    rows.extend(file_rows);
+                    break;
+                }
+                Err(error) => {
+                    let broken = matches!(error, ZuoraError::BadDownload { .. })
+                        || crate::transport::is_transient(&error);
+                    let policy = client.retry_policy();
+                    let wait = broken
+                        .then(|| policy.next_wait(retry, started.elapsed(), None, &mut rand::rng()))
+                        .flatten();
+                    let Some(wait) = wait else {
+                        return Err(error);
+                    };
+                    tracing::info!(%error, "download broke; fetching the file again");
+                    tokio::time::sleep(wait).await;
+                    retry += 1;
+                }
+            }
         }
+    }
+    Ok(rows)
+}
+
+/// Every row of one small result file.
+async fn small_file_rows(
+    client: &ZuoraClient,
+    file: &ResultFile,
+) -> Result<Vec<Vec<(String, String)>>, ZuoraError> {
+    let mut result = reader::open_rows(client, file).await?;
+    let header = result.header().to_vec();
+    let mut rows = Vec::new();
+    while let Some(cells) = result.next_cells().await? {
+        rows.push(
+            header
+                .iter()
+                .cloned()
+                .zip(cells.into_iter().map(Option::unwrap_or_default))
+                .collect(),
+        );
     }
     Ok(rows)
 }

@@ -660,8 +660,9 @@ struct Runner<'a> {
 /// How often one part's job is submitted again after a transient failure or a purged file.
 const JOB_RESUBMITS: u32 = 2;
 
-/// How often a damaged download is fetched again before giving up.
-const DOWNLOAD_ATTEMPTS: u32 = 4;
+/// Broken downloads of one file in a row that brought no new row, before giving up (with the
+/// client's retry policy's waits in between; a download that made progress resets the count).
+const DOWNLOAD_ATTEMPTS: u32 = 8;
 
 impl Runner<'_> {
     /// Gives the sink its columns once: the plan's, or a raw query's header.
@@ -788,23 +789,37 @@ impl Runner<'_> {
         expected_total: Option<u64>,
     ) -> Result<u64, ZuoraError> {
         let mut written_from_file = 0u64;
-        let mut attempt = 0;
+        let mut fruitless = 0u32;
+        let started = std::time::Instant::now();
         loop {
-            attempt += 1;
             match self
                 .try_stream_file(file, written_from_file, before, expected_total)
                 .await
             {
                 Ok(rows) => return Ok(rows),
                 Err(Partial { written, error }) => {
+                    fruitless = if written > written_from_file {
+                        0
+                    } else {
+                        fruitless + 1
+                    };
                     written_from_file = written;
                     let retryable = matches!(error, ZuoraError::BadDownload { .. })
                         || crate::transport::is_transient(&error);
-                    if !retryable || attempt >= DOWNLOAD_ATTEMPTS || self.limit_reached() {
+                    if !retryable || fruitless >= DOWNLOAD_ATTEMPTS || self.limit_reached() {
+                        return Err(error);
+                    }
+                    // Jittered, so that readers broken together do not come back together.
+                    let wait = self
+                        .client
+                        .retry_policy()
+                        .backoff(fruitless, &mut rand::rng());
+                    if started.elapsed() + wait > self.client.retry_policy().max_elapsed {
                         return Err(error);
                     }
                     self.summary.redownloads += 1;
                     tracing::info!(%error, written, "download broke; fetching the file again");
+                    tokio::time::sleep(wait).await;
                 }
             }
         }

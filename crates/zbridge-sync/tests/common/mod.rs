@@ -55,7 +55,15 @@ pub fn zuora_client(
     def.set_advanced("PollInterval", SecretString::from("1".to_string()))
         .unwrap();
     let resolved = def.resolve(&VariableScope::default()).unwrap();
-    (def, ZuoraClient::new(resolved, TokenCache::Memory).unwrap())
+    // The default policy's waits (from 1 s) with short steps, so fault tests stay quick.
+    let policy = zbridge_zuora::policy::RetryPolicy {
+        max_retries: 8,
+        base: Duration::from_millis(20),
+        cap: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let client = ZuoraClient::with_policy(resolved, TokenCache::Memory, policy).unwrap();
+    (def, client)
 }
 
 pub fn sf_options() -> ClientOptions {
