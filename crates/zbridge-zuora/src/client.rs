@@ -17,6 +17,11 @@ use crate::policy::{self, RetryPolicy, StatusClass};
 use crate::token::{Token, TokenCache, TokenManager};
 use crate::transport;
 
+/// New tokens one call may fetch after a 401: a token can be revoked while a call is on its
+/// way (a rotation, another process signing in with the same client), so one renewal is not
+/// always enough; a credential Zuora truly refuses fails at the token endpoint instead.
+const TOKEN_RENEWALS: u32 = 3;
+
 /// A Zuora connection ready to make calls.
 #[derive(Debug, Clone)]
 pub struct ZuoraClient {
@@ -242,7 +247,7 @@ impl ZuoraClient {
         };
         let started = Instant::now();
         let mut retry = 0u32;
-        let mut renewed = false;
+        let mut renewals = 0;
         loop {
             let mut request = self.http.get(&full);
             let token = if presigned {
@@ -268,11 +273,11 @@ impl ZuoraClient {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     if status == 401
-                        && !renewed
+                        && renewals < TOKEN_RENEWALS
                         && let Some(token) = &token
                     {
                         self.tokens.invalidate(token).await?;
-                        renewed = true;
+                        renewals += 1;
                         continue;
                     }
                     let wait = policy::server_wait(
@@ -300,7 +305,7 @@ impl ZuoraClient {
             (call.method == Method::POST).then(|| uuid::Uuid::new_v4().to_string());
         let started = Instant::now();
         let mut retry = 0u32;
-        let mut renewed = false;
+        let mut renewals = 0;
         loop {
             let token = self.tokens.token().await?;
             let headers = self.headers(&token, &track_id, idempotency_key.as_deref())?;
@@ -365,10 +370,10 @@ impl ZuoraClient {
                                 }
                             }
                         }
-                        StatusClass::Unauthorized if !renewed => {
-                            tracing::debug!(path = call.path, "401: renewing the token once");
+                        StatusClass::Unauthorized if renewals < TOKEN_RENEWALS => {
+                            tracing::debug!(path = call.path, "401: renewing the token");
                             self.tokens.invalidate(&token).await?;
-                            renewed = true;
+                            renewals += 1;
                             continue;
                         }
                         StatusClass::Unauthorized => {

@@ -152,7 +152,7 @@ async fn concurrent_requests_share_one_token_request() {
 }
 
 #[tokio::test]
-async fn a_401_renews_the_token_once_and_replays() {
+async fn a_401_renews_the_token_and_replays_a_bounded_number_of_times() {
     let stub = Arc::new(Stub::default());
     let url = start(stub.clone()).await;
     let client = client(&def(&url, "s3cret"));
@@ -164,7 +164,11 @@ async fn a_401_renews_the_token_once_and_replays() {
     );
     assert_eq!(stub.token_calls.load(Ordering::SeqCst), 2);
 
-    stub.unauthorized_first.store(2, Ordering::SeqCst);
+    // A token revoked again on the way (a rotation elsewhere) is renewed again...
+    stub.unauthorized_first.store(3, Ordering::SeqCst);
+    client.get_json("/v1/thing").await.unwrap();
+    // ...but never without end.
+    stub.unauthorized_first.store(4, Ordering::SeqCst);
     let err = client.get_json("/v1/thing").await.unwrap_err();
     assert!(matches!(err, ZuoraError::Unauthorized { .. }), "{err}");
 }

@@ -124,7 +124,10 @@ async fn the_readme_simulator_tour_syncs_accounts_and_their_children() {
     let out = zbridge(h, &[], &["sync", "run", "Main", "--json"]).await;
     let report: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    assert_eq!(report["run"]["full"], true, "the first run is full: {report:#}");
+    assert_eq!(
+        report["run"]["full"], true,
+        "the first run is full: {report:#}"
+    );
     let upserted = |object: &str| {
         report["objects"]
             .as_array()

@@ -469,29 +469,71 @@ pub fn org_records(
 
 /// [`differences`] for any simulated org.
 pub fn differences_in(sf: &RunningSalesforceSim, expected: &Expected) -> Vec<String> {
-    let mut diffs = Vec::new();
-    for (object, (key, rows)) in expected {
-        let org = org_records(sf, object, key);
-        for (id, fields) in rows {
-            match org.get(id) {
-                None => diffs.push(format!("{object} {id}: missing")),
-                Some(record) => {
-                    for (field, want) in fields {
-                        let got = text_of(&record[*field]);
-                        if got != *want {
-                            diffs.push(format!(
-                                "{object} {id}: {field} is {got:?}, want {want:?} (stale)"
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-        for id in org.keys() {
-            if !rows.contains_key(id) {
-                diffs.push(format!("{object} {id}: extra"));
-            }
-        }
+    drift(sf, expected)
+        .into_values()
+        .flat_map(|d| d.differences)
+        .collect()
+}
+
+/// How one Salesforce object differs from what it should hold.
+#[derive(Debug, Default)]
+pub struct Drift {
+    /// In scope in Zuora, absent from the org.
+    pub missing: usize,
+    /// In the org, not in Zuora's scope.
+    pub extra: usize,
+    /// External ids held by more than one org record.
+    pub duplicated: usize,
+    /// Present with a mapped field that differs.
+    pub stale: usize,
+    /// One line per difference.
+    pub differences: Vec<String>,
+}
+
+impl Drift {
+    /// Whether anything differs.
+    pub fn is_clean(&self) -> bool {
+        self.differences.is_empty()
     }
-    diffs
+}
+
+/// Compares the org with the expectation record by record, per object.
+pub fn drift(sf: &RunningSalesforceSim, expected: &Expected) -> BTreeMap<&'static str, Drift> {
+    let mut out = BTreeMap::new();
+    for (object, (key, rows)) in expected {
+        let mut d = Drift::default();
+        let mut org: HashMap<String, serde_json::Value> = HashMap::new();
+        for r in sf.records(OrgKind::Production, object).unwrap_or_default() {
+            let id = r[*key].as_str().unwrap_or_default().to_string();
+            if org.insert(id.clone(), r).is_some() {
+                d.duplicated += 1;
+                d.differences.push(format!("{object} {id}: duplicated"));
+            }
+        }
+        for (id, fields) in rows {
+            let Some(record) = org.get(id) else {
+                d.missing += 1;
+                d.differences.push(format!("{object} {id}: missing"));
+                continue;
+            };
+            let stale: Vec<String> = fields
+                .iter()
+                .filter(|(field, want)| text_of(&record[*field]) != *want)
+                .map(|(field, want)| {
+                    let got = text_of(&record[*field]);
+                    format!("{object} {id}: {field} is {got:?}, want {want:?} (stale)")
+                })
+                .collect();
+            if !stale.is_empty() {
+                d.stale += 1;
+                d.differences.extend(stale);
+            }
+        }
+        for id in org.keys().filter(|id| !rows.contains_key(*id)) {
+            d.extra += 1;
+            d.differences.push(format!("{object} {id}: extra"));
+        }
+        out.insert(*object, d);
+    }
+    out
 }
