@@ -29,9 +29,15 @@ fn ok(home: &Path, args: &[&str]) -> String {
 }
 
 async fn setup() -> (tempfile::TempDir, RunningZuoraSim) {
+    setup_at(ZuoraSim::builder().config().start_time).await
+}
+
+/// A simulator whose tenant clock starts at `clock`, and a connection to it.
+async fn setup_at(clock: chrono::DateTime<chrono::Utc>) -> (tempfile::TempDir, RunningZuoraSim) {
     let sim = ZuoraSim::builder()
         .seed(5)
         .accounts(30)
+        .start_time(clock)
         .start()
         .await
         .unwrap();
@@ -199,6 +205,57 @@ async fn state_files_advance_only_after_a_complete_run() {
     assert!(!failed.status.success());
     assert_eq!(std::fs::read_to_string(&state).unwrap(), before);
     assert!(!home.path().join("accounts.csv.partial").exists());
+}
+
+/// A `--state` bookmark ends on Zuora's clock: with this machine an hour ahead of Zuora (or
+/// behind), changes made after a run are read by the next one, once (issue 17).
+#[tokio::test(flavor = "multi_thread")]
+async fn state_bookmarks_follow_zuoras_clock_whatever_this_machines_says() {
+    for skew_hours in [1i64, -1] {
+        let (home, sim) = setup_at(chrono::Utc::now() - chrono::Duration::hours(skew_hours)).await;
+        let state = home.path().join("account.state.json");
+        let out = home.path().join("accounts.csv");
+        let args = [
+            "query",
+            "Sim",
+            "--table",
+            "Account",
+            "--columns",
+            "Id",
+            "--state",
+            state.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--lag",
+            "0",
+        ];
+        let first = run(home.path(), &args);
+        assert!(first.status.success());
+        let warned = String::from_utf8_lossy(&first.stderr).into_owned();
+        let way = if skew_hours > 0 { "ahead of" } else { "behind" };
+        assert!(warned.contains(way), "the skew is reported: {warned}");
+
+        let mut changed = sim
+            .mutate(0, "Account", 4, zbridge_sim::zuora::Mutation::Update)
+            .unwrap();
+        sim.advance_clock(std::time::Duration::from_secs(600));
+        ok(home.path(), &args);
+        let mut read: Vec<String> = std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(str::to_string)
+            .collect();
+        read.sort();
+        changed.sort();
+        assert_eq!(read, changed, "skew {skew_hours} h: every change, once");
+        ok(home.path(), &args);
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap().lines().count(),
+            1,
+            "skew {skew_hours} h: nothing read twice"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

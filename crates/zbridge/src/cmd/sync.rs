@@ -182,7 +182,14 @@ fn print_report(report: &RunReport, json: bool) -> anyhow::Result<()> {
             String::new()
         }
     );
+    print_warnings(&report.run);
     Ok(())
+}
+
+fn print_warnings(run: &zbridge_store::SyncRun) {
+    for warning in &run.warnings {
+        eprintln!("warning: {warning}");
+    }
 }
 
 /// `zbridge sync history [RUN]`.
@@ -211,6 +218,7 @@ pub async fn history(
                 .unwrap_or_default(),
             run.duration_text()
         );
+        print_warnings(&run);
         return Ok(());
     }
     let profile_id = match profile {
