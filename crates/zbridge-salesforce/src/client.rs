@@ -370,6 +370,33 @@ impl SalesforceClient {
         auth: &Authenticator,
         soql: &str,
     ) -> Result<Vec<serde_json::Value>> {
+        let mut out = Vec::new();
+        self.query_pages_with(auth, soql, |page| {
+            out.extend(page);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Runs a SOQL query and hands each page of records (up to 2,000) to `page`, following
+    /// `nextRecordsUrl`: memory holds one page whatever the size of the result. Returns the
+    /// records read.
+    pub async fn query_pages(
+        &self,
+        soql: &str,
+        page: impl FnMut(Vec<serde_json::Value>) -> Result<()>,
+    ) -> Result<u64> {
+        let auth = self.begin_batch().await?;
+        self.query_pages_with(&auth, soql, page).await
+    }
+
+    async fn query_pages_with(
+        &self,
+        auth: &Authenticator,
+        soql: &str,
+        mut on_page: impl FnMut(Vec<serde_json::Value>) -> Result<()>,
+    ) -> Result<u64> {
         #[derive(Deserialize)]
         struct Page {
             records: Vec<serde_json::Value>,
@@ -380,13 +407,14 @@ impl SalesforceClient {
             .map_err(|e| SalesforceError::protocol(e.to_string()))?;
         query.query_pairs_mut().append_pair("q", soql);
         let mut path = format!("query?{}", query.query().unwrap_or_default());
-        let mut out = Vec::new();
+        let mut read = 0;
         loop {
             let page: Page = self.call(auth, &ApiRequest::get(path)).await?.json()?;
-            out.extend(page.records);
+            read += page.records.len() as u64;
+            on_page(page.records)?;
             match page.next {
                 Some(next) => path = next,
-                None => return Ok(out),
+                None => return Ok(read),
             }
         }
     }

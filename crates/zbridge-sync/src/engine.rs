@@ -42,6 +42,9 @@ pub const FINISHED_WITH_ERRORS: &str = "Finished with Errors";
 pub const FAILURE: &str = "Failure";
 
 mod reconcile;
+mod verify;
+
+pub use verify::{FieldDrift, ObjectDrift, Repair, VerifyReport, VerifyRequest};
 
 /// Batches of one object loading at Salesforce at once: while Salesforce works on a Bulk job,
 /// the next batches are read, planned and uploaded, so its processing time is not idle time.
@@ -76,6 +79,9 @@ pub struct RunRequest {
     /// batch in flight is finished, the run ends as Failure, and the object's watermark stays
     /// where it was, so the next run reads that window again.
     pub stop: CancellationToken,
+    /// A repair after `sync verify`: only these records are read and sent, these extra ones
+    /// deleted, and no watermark moves.
+    pub repair: Option<Repair>,
 }
 
 /// What a run did.
@@ -113,6 +119,8 @@ struct Extracted {
     retry: Vec<String>,
     watermark: Option<DateTime<Utc>>,
     full: bool,
+    /// Read for a repair: by id, outside any window, so the watermark must not move.
+    repair: bool,
     millis: i64,
 }
 
@@ -495,19 +503,27 @@ impl Engine {
         } else {
             &request.objects
         };
-        let selected = catalog.select(wanted)?;
-        let trigger = if request.trigger.is_empty() {
-            "manual"
-        } else {
-            &request.trigger
+        let mut selected = catalog.select(wanted)?;
+        if let Some(repair) = &request.repair {
+            selected = catalog
+                .objects
+                .iter()
+                .filter(|o| repair.resend.contains_key(&o.name))
+                .collect();
+        }
+        let trigger = match (&request.repair, request.trigger.as_str()) {
+            (Some(_), _) => "repair",
+            (None, "") => "manual",
+            (None, trigger) => trigger,
         };
         self.store.interrupt_sync_runs(&profile.id).await?;
         let watermarked = self.watermarked(&profile.id, &catalog).await?;
         // A profile's first run (no selected object was ever committed) reads everything.
-        let full = request.full
-            || selected
-                .iter()
-                .all(|o| o.scope == Scope::Catalog || !watermarked.contains(&o.name));
+        let full = request.repair.is_none()
+            && (request.full
+                || selected
+                    .iter()
+                    .all(|o| o.scope == Scope::Catalog || !watermarked.contains(&o.name)));
         let run = self
             .store
             .create_sync_run(&profile.id, full, trigger)
@@ -530,11 +546,14 @@ impl Engine {
         let mut failed = 0;
         let mut outcome: Result<(), SyncError> = Ok(());
         // Windows are read from Zuora a few objects at a time, ahead of the loads.
-        let mut extracts = futures::stream::iter(
-            selected
-                .iter()
-                .map(|o| self.extract_object(&profile.id, o, request.full, until)),
-        )
+        let mut extracts = futures::stream::iter(selected.iter().map(|o| {
+            let only = request
+                .repair
+                .as_ref()
+                .and_then(|r| r.resend.get(&o.name))
+                .map(Vec::as_slice);
+            self.extract_object(&profile.id, o, request.full, until, only)
+        }))
         .buffered(EXTRACT_AHEAD);
         for (position, object) in selected.iter().enumerate() {
             let mut ctx = ObjectRun {
@@ -583,10 +602,26 @@ impl Engine {
             outcome = Err(SyncError::Stopped);
         }
         if outcome.is_ok() {
-            match self
-                .apply_deletes(&run, &profile.id, &catalog, &options)
-                .await
-            {
+            let deletes = async {
+                let (mut deleted, mut failed, calls_before) = (0, 0, self.api_used());
+                if let Some(repair) = &request.repair {
+                    (deleted, failed) = self
+                        .delete_records(
+                            &run,
+                            &profile.id,
+                            &catalog,
+                            &options,
+                            repair.remove.clone().into_iter().collect(),
+                        )
+                        .await?;
+                }
+                let (d, f, calls) = self
+                    .apply_deletes(&run, &profile.id, &catalog, &options)
+                    .await?;
+                let extra_calls = self.api_used() - calls_before - calls;
+                Ok::<_, SyncError>((deleted + d, failed + f, calls + extra_calls))
+            };
+            match deletes.await {
                 Ok((deleted, delete_failures, calls)) => {
                     failed += delete_failures;
                     if deleted > 0 || delete_failures > 0 {
@@ -675,9 +710,13 @@ impl Engine {
         object: &ObjectMap,
         full: bool,
         until: DateTime<Utc>,
+        only: Option<&[String]>,
     ) -> Result<Extracted, SyncError> {
         let started = Instant::now();
         let watermark = self.store.sync_watermark(profile_id, &object.name).await?;
+        if let Some(ids) = only {
+            return self.extract_ids(object, ids, watermark, started).await;
+        }
         let full = full || watermark.is_none() || object.scope == Scope::Catalog;
         let since = if full {
             full_sync_start()
@@ -738,6 +777,52 @@ impl Engine {
             retry,
             watermark,
             full,
+            repair: false,
+            millis: i64::try_from(started.elapsed().as_millis()).unwrap_or(0),
+        })
+    }
+
+    /// Extracts the rows of `object` with these ids (a repair), outside any window.
+    async fn extract_ids(
+        &self,
+        object: &ObjectMap,
+        ids: &[String],
+        watermark: Option<DateTime<Utc>>,
+        started: Instant,
+    ) -> Result<Extracted, SyncError> {
+        let columns = object.source_columns();
+        let mut writer = BufWriter::new(tempfile::tempfile()?);
+        let mut sink = SpoolSink {
+            out: &mut writer,
+            columns: Vec::new(),
+            rows: 0,
+        };
+        for chunk in ids.chunks(self.id_chunk()) {
+            self.extract(
+                &object.source,
+                &columns,
+                Some(id_filter(chunk)),
+                None,
+                &mut sink,
+            )
+            .await?;
+        }
+        let spooled = if sink.columns.is_empty() {
+            columns
+        } else {
+            sink.columns.clone()
+        };
+        let rows = sink.rows;
+        drop(sink);
+        Ok(Extracted {
+            file: writer.into_inner().map_err(|e| e.into_error())?,
+            columns: spooled,
+            rows,
+            window_rows: rows,
+            retry: Vec::new(),
+            watermark,
+            full: false,
+            repair: true,
             millis: i64::try_from(started.elapsed().as_millis()).unwrap_or(0),
         })
     }
@@ -802,6 +887,7 @@ impl Engine {
             retry,
             watermark,
             full,
+            repair,
             millis,
         } = extracted;
         ctx.stats.watermark_before = watermark;
@@ -810,7 +896,7 @@ impl Engine {
         // Records that entered the scope (a CrmId added, a subscription back to a synced
         // status), in this run or one that stopped, are owed their children whatever their
         // UpdatedDate. A full read covers them anyway.
-        let owed = if full {
+        let owed = if full || repair {
             Vec::new()
         } else {
             self.extract_owed_children(&ctx.profile_id, object, &mut writer, &mut rows)
@@ -885,10 +971,17 @@ impl Engine {
         }
         ctx.stats.api_calls = self.api_used() - calls_before;
         ctx.stats.duration_ms = millis + i64::try_from(started.elapsed().as_millis()).unwrap_or(0);
-        ctx.stats.watermark_after = Some(until.max(watermark.unwrap_or(until)));
+        ctx.stats.watermark_after = if repair {
+            watermark
+        } else {
+            Some(until.max(watermark.unwrap_or(until)))
+        };
         self.store
-            .commit_sync_object(&run.id, &ctx.profile_id, &ctx.stats, true)
+            .commit_sync_object(&run.id, &ctx.profile_id, &ctx.stats, !repair)
             .await?;
+        if repair {
+            return Ok(());
+        }
         // Only now, after the checkpoint: a debt settled before it could be lost to a kill.
         if full {
             self.store

@@ -10,6 +10,11 @@ use zbridge_zuora::ZuoraError;
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// `sync verify` found drift (exit code 1; the report says what differs).
+#[derive(Debug, thiserror::Error)]
+#[error("the org differs from Zuora (see the table above)")]
+pub struct Drifted;
+
 /// Exit code 2 for bad input, 3 for a remote or authentication failure, 1 for everything else.
 pub fn code(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {

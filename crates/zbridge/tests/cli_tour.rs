@@ -159,5 +159,55 @@ async fn the_readme_simulator_tour_syncs_accounts_and_their_children() {
     }
     let history = ok(h, &[], &["sync", "history"]).await;
     assert!(history.contains("full"), "{history}");
+
+    // A newcomer's check: a short table, one row per object, and what to do next.
+    let verify = zbridge(h, &[], &["sync", "verify", "Main"]).await;
+    let table = String::from_utf8_lossy(&verify.stdout);
+    let said = String::from_utf8_lossy(&verify.stderr);
+    assert_eq!(verify.status.code(), Some(0), "{table}{said}");
+    for object in ["Account", "Subscription", "Invoice", "Payment"] {
+        assert!(table.contains(object), "{table}");
+    }
+    assert!(said.contains("No drift"), "{said}");
+    assert!(
+        said.contains("sync errors"),
+        "the accounts that need a fix are pointed at: {said}"
+    );
+    let json = ok(h, &[], &["sync", "verify", "Main", "--json"]).await;
+    let drift: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(drift["drifted"], false, "{drift:#}");
+    for o in drift["objects"].as_array().unwrap() {
+        for key in [
+            "object",
+            "in_scope",
+            "in_org",
+            "missing",
+            "extra",
+            "duplicated",
+            "stale",
+        ] {
+            assert!(o.get(key).is_some(), "{key} in {o}");
+        }
+    }
+
+    // Zuora changes that no run carried yet: verify exits 1 and says how to repair; the
+    // repair is a run of its own, after which nothing differs.
+    let mutated = reqwest::Client::new()
+        .post(format!("{base_url}/sim/mutate"))
+        .json(&serde_json::json!({"object": "Account", "count": 3, "action": "update"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(mutated.status().is_success());
+    let drifted = zbridge(h, &[], &["sync", "verify", "Main"]).await;
+    let said = String::from_utf8_lossy(&drifted.stderr);
+    assert_eq!(drifted.status.code(), Some(1), "{said}");
+    assert!(said.contains("--repair"), "{said}");
+    let repaired = zbridge(h, &[], &["sync", "verify", "Main", "--repair"]).await;
+    let said = String::from_utf8_lossy(&repaired.stderr);
+    assert_eq!(repaired.status.code(), Some(0), "{said}");
+    assert!(said.contains("Repair run"), "{said}");
+    let history = ok(h, &[], &["sync", "history"]).await;
+    assert!(history.contains("repair"), "{history}");
     sim.kill().await.unwrap();
 }

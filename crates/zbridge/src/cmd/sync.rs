@@ -11,6 +11,7 @@ use zbridge_store::{
     DEFAULT_LEASE_TTL, LeaseEvent, LeaseKeeper, ObjectStats, Store, SyncFailure, SyncProfile,
 };
 use zbridge_sync::engine::FAILURE;
+use zbridge_sync::engine::{VerifyReport, VerifyRequest};
 use zbridge_sync::{Engine, RunReport, RunRequest};
 
 use crate::exit::UsageError;
@@ -110,10 +111,143 @@ pub async fn run_once(
             full,
             objects: split_list(objects),
             trigger: trigger.to_string(),
-            now: None,
             stop,
+            ..RunRequest::default()
         })
         .await?)
+}
+
+/// `zbridge sync verify`: drift per object; with `repair`, a repair run and a second verify.
+/// Exits 0 when nothing drifted (after the repair, if any), 1 otherwise.
+pub async fn verify(
+    profile: &str,
+    objects: &[String],
+    csv_dir: Option<std::path::PathBuf>,
+    repair: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let store = super::open_store().await?;
+    let p = store.load_sync_profile(profile).await?;
+    let engine = engine_for(&store, &p.name).await?;
+    let request = VerifyRequest {
+        profile: p.name.clone(),
+        objects: split_list(objects),
+        csv_dir: csv_dir.clone(),
+    };
+    let before = engine.verify(&request).await?;
+    if !repair || !before.drifted() {
+        print_verify(&before, None, None, json)?;
+        return verified(&before);
+    }
+    let stop = CancellationToken::new();
+    let keeper = take_lease(&store, &p, stop.clone()).await?;
+    let repaired = engine
+        .run(&RunRequest {
+            profile: p.name.clone(),
+            repair: Some(before.repair()),
+            stop,
+            ..RunRequest::default()
+        })
+        .await;
+    release(keeper).await;
+    let repaired = repaired?;
+    let after = engine
+        .verify(&VerifyRequest {
+            csv_dir: None,
+            ..request
+        })
+        .await?;
+    print_verify(&before, Some(&repaired), Some(&after), json)?;
+    finish(&repaired)?;
+    verified(&after)
+}
+
+fn verified(report: &VerifyReport) -> anyhow::Result<()> {
+    if report.drifted() {
+        return Err(crate::exit::Drifted.into());
+    }
+    Ok(())
+}
+
+fn drift_table(report: &VerifyReport) -> comfy_table::Table {
+    let mut table = output::table(&[
+        "Object",
+        "In scope",
+        "In org",
+        "Missing",
+        "Extra",
+        "Duplicated",
+        "Stale",
+        "Fields that differ",
+    ]);
+    for o in &report.objects {
+        let fields: Vec<String> = o
+            .stale_fields
+            .iter()
+            .take(3)
+            .map(|f| format!("{} ({})", f.field, f.records))
+            .collect();
+        table.add_row([
+            o.object.clone(),
+            o.in_scope.to_string(),
+            o.in_org.to_string(),
+            o.missing.to_string(),
+            o.extra.to_string(),
+            o.duplicated.to_string(),
+            o.stale.to_string(),
+            fields.join(", "),
+        ]);
+    }
+    table
+}
+
+fn print_verify(
+    before: &VerifyReport,
+    repair: Option<&RunReport>,
+    after: Option<&VerifyReport>,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        return output::json(&serde_json::json!({
+            "profile": before.profile,
+            "drifted": after.unwrap_or(before).drifted(),
+            "objects": before.objects,
+            "repair": repair,
+            "after_repair": after.map(|a| &a.objects),
+        }));
+    }
+    println!("{}", drift_table(before));
+    if let (Some(repair), Some(after)) = (repair, after) {
+        eprintln!(
+            "Repair run {}: {}; {} record(s) sent again, {} deleted, {} failed.",
+            repair.run.short_id(),
+            repair.run.status,
+            repair.objects.iter().map(|o| o.upserted).sum::<i64>(),
+            repair.objects.iter().map(|o| o.deleted).sum::<i64>(),
+            repair.failed
+        );
+        println!("After the repair:\n{}", drift_table(after));
+    }
+    let last = after.unwrap_or(before);
+    let failing: u64 = last.objects.iter().map(|o| o.failing).sum();
+    if last.drifted() && after.is_none() {
+        eprintln!(
+            "The org has drifted from Zuora. 'zbridge sync verify {} --repair' sends the missing and stale records again and deletes the extra ones (children first); --csv DIR lists them.",
+            last.profile
+        );
+    } else if last.drifted() {
+        eprintln!(
+            "Some drift remains: see the failures of the repair run with 'zbridge sync errors'."
+        );
+    } else {
+        eprintln!("No drift: the org matches Zuora.");
+    }
+    if failing > 0 {
+        eprintln!(
+            "{failing} Zuora record(s) are not expected in the org because a run records them as failed; 'zbridge sync errors RUN' lists them."
+        );
+    }
+    Ok(())
 }
 
 fn finish(report: &RunReport) -> anyhow::Result<()> {

@@ -25,6 +25,25 @@ pub enum SyncCommand {
         #[arg(long, value_delimiter = ',')]
         objects: Vec<String>,
     },
+    /// Compare the org with Zuora, object by object: missing, extra, duplicated and stale
+    /// records (exit 1 when anything drifted); --repair sends them through the normal paths.
+    #[command(
+        after_help = "Examples:\n  zbridge sync verify Main\n  zbridge sync verify Main --objects Account,Invoice --csv drift/\n  zbridge sync verify Main --repair    # then verifies again"
+    )]
+    Verify {
+        /// The sync profile.
+        profile: String,
+        /// Only these catalog objects (comma-separated); their parents are read too.
+        #[arg(long, value_delimiter = ',')]
+        objects: Vec<String>,
+        /// Write <object>.csv files of the drifted records (external_id,drift,fields) here.
+        #[arg(long, value_name = "DIR")]
+        csv: Option<std::path::PathBuf>,
+        /// Send the missing and stale records again, delete the extra ones (children first),
+        /// as a run of its own, then verify again.
+        #[arg(long)]
+        repair: bool,
+    },
     /// Past runs, or one run per object: read, upserted, deleted, failed, API calls, duration.
     History {
         /// A run id (or its first characters).
@@ -179,6 +198,12 @@ pub async fn run(command: SyncCommand, json: bool) -> anyhow::Result<()> {
             full,
             objects,
         } => super::sync::run(&profile, full, &objects, "manual", json).await,
+        SyncCommand::Verify {
+            profile,
+            objects,
+            csv,
+            repair,
+        } => super::sync::verify(&profile, &objects, csv, repair, json).await,
         SyncCommand::History {
             run,
             profile,

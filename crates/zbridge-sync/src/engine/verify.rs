@@ -1,0 +1,512 @@
+//! `sync verify`: drift between Zuora and the org, made visible, and repairable.
+//!
+//! Each mapped object is read from both sides. Zuora's rows are mapped exactly as a full run
+//! maps them (scope rules, joins, conversion: the engine's own `plan_batch`), except that a
+//! child's scope follows Zuora alone, its parent being in scope, never the key index, so that
+//! drift in the index shows too. The org's records are read by SOQL a page at a time. Each
+//! expected record is kept as one small digest per mapped field, by external id; the org's
+//! records stream past those digests. Memory is one object's digests (a few hundred bytes a
+//! record), never both sides whole.
+//!
+//! A record is **missing** (in scope, not in the org), **extra** (in the org, not in scope),
+//! **duplicated** (an external id held by more than one org record) or **stale** (a mapped
+//! field differs). A repair sends the missing and stale records through the normal load path
+//! and deletes the extra ones children first, as a run of its own (trigger `repair`).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
+use std::path::PathBuf;
+
+use serde_json::Value as Json;
+use zbridge_store::KeyInfo;
+
+use super::{Engine, ObjectRun, RawRow, SpoolSink, last_per_id};
+use crate::SyncError;
+use crate::catalog::{Catalog, FieldType, ObjectMap, Scope};
+use crate::options::SyncOptions;
+
+/// Zuora rows planned per batch (joined rows are read per batch).
+const VERIFY_BATCH: usize = 2_000;
+
+/// What to verify.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyRequest {
+    /// The sync profile's name.
+    pub profile: String,
+    /// Only these catalog objects (the profile's selection when empty).
+    pub objects: Vec<String>,
+    /// Writes `<object>.csv` there: one line per drifted record.
+    pub csv_dir: Option<PathBuf>,
+}
+
+/// How many records of one object differ in one field.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldDrift {
+    /// The Salesforce field.
+    pub field: String,
+    /// Records where it differs.
+    pub records: u64,
+}
+
+/// One object's drift.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ObjectDrift {
+    /// The catalog object.
+    pub object: String,
+    /// Its Salesforce object.
+    pub target: String,
+    /// Records Zuora's scope puts in the org.
+    pub in_scope: u64,
+    /// Records the org holds (with an external id).
+    pub in_org: u64,
+    /// In scope, not in the org.
+    pub missing: u64,
+    /// In the org, not in scope.
+    pub extra: u64,
+    /// Org records beyond the first with the same external id.
+    pub duplicated: u64,
+    /// Present, with a mapped field that differs.
+    pub stale: u64,
+    /// The fields that differ, most often first.
+    pub stale_fields: Vec<FieldDrift>,
+    /// Zuora rows that a run would record as failed (they are not expected in the org).
+    pub failing: u64,
+    /// Ids to send again (missing and stale), by Zuora id; not serialised.
+    #[serde(skip)]
+    pub resend: Vec<String>,
+    /// External ids to delete (extra); not serialised.
+    #[serde(skip)]
+    pub remove: Vec<String>,
+}
+
+impl ObjectDrift {
+    /// Whether anything differs.
+    pub fn drifted(&self) -> bool {
+        self.missing + self.extra + self.duplicated + self.stale > 0
+    }
+}
+
+/// What a verify found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VerifyReport {
+    /// The profile.
+    pub profile: String,
+    /// Per object, in catalog order.
+    pub objects: Vec<ObjectDrift>,
+}
+
+impl VerifyReport {
+    /// Whether any object drifted.
+    pub fn drifted(&self) -> bool {
+        self.objects.iter().any(ObjectDrift::drifted)
+    }
+}
+
+/// What a repair sends again and deletes, by catalog object.
+#[derive(Debug, Clone, Default)]
+pub struct Repair {
+    /// Zuora ids to read and send again through the normal load path (missing and stale).
+    pub resend: BTreeMap<String, Vec<String>>,
+    /// External ids to delete from the org, children first (extra records).
+    pub remove: BTreeMap<String, Vec<String>>,
+}
+
+impl VerifyReport {
+    /// The repair of what drifted.
+    pub fn repair(&self) -> Repair {
+        let mut repair = Repair::default();
+        for o in self.objects.iter().filter(|o| o.drifted()) {
+            if !o.resend.is_empty() {
+                repair.resend.insert(o.object.clone(), o.resend.clone());
+            }
+            if !o.remove.is_empty() {
+                repair.remove.insert(o.object.clone(), o.remove.clone());
+            }
+        }
+        repair
+    }
+}
+
+/// One expected record: a digest per mapped field, and whether the org showed it yet.
+struct Expected {
+    fields: Box<[u32]>,
+    seen: bool,
+}
+
+/// The text a value compares as, or `None` for no value. Salesforce keeps an empty text as
+/// null and an unset checkbox as false; numbers compare by value, instants in UTC.
+fn canonical(kind: FieldType, value: &Json) -> Option<String> {
+    match (kind, value) {
+        (FieldType::Bool, Json::Null) => Some("false".into()),
+        (_, Json::Null) => None,
+        (_, Json::String(s)) if s.is_empty() => None,
+        (_, Json::Bool(b)) => Some(b.to_string()),
+        (_, Json::Number(n)) => n.as_f64().map(|f| f.to_string()),
+        (FieldType::Number | FieldType::Integer, Json::String(s)) => {
+            s.trim().parse::<f64>().ok().map(|f| f.to_string())
+        }
+        (FieldType::Datetime, Json::String(s)) => Some(
+            zbridge_core::time::parse_datetime(s.trim(), None)
+                .map(|t| t.timestamp_millis().to_string())
+                .unwrap_or_else(|_| s.clone()),
+        ),
+        (_, Json::String(s)) => Some(s.clone()),
+        (_, other) => Some(other.to_string()),
+    }
+}
+
+fn digest(kind: FieldType, value: &Json) -> u32 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    canonical(kind, value).hash(&mut hasher);
+    // The low half of a SipHash: a false "equal" needs a 1-in-4-billion collision per field.
+    hasher.finish() as u32
+}
+
+/// A field of an org record by its path (`Rel__r.Ext__c` is a nested object).
+fn field_at<'a>(record: &'a Json, path: &str) -> &'a Json {
+    path.split('.')
+        .try_fold(record, |v, part| v.get(part))
+        .unwrap_or(&Json::Null)
+}
+
+/// The Salesforce fields of an object, with their types, in digest order.
+fn compared_fields(object: &ObjectMap) -> Vec<(String, FieldType)> {
+    let mut fields: Vec<(String, FieldType)> = object
+        .fields
+        .iter()
+        .map(|f| (f.to.clone(), f.kind))
+        .collect();
+    if let Some(flag) = &object.deleted_flag {
+        fields.push((flag.clone(), FieldType::Bool));
+    }
+    fields
+}
+
+/// Writes one object's drifted records, as `external_id,drift,fields`.
+struct DriftCsv {
+    out: Option<BufWriter<std::fs::File>>,
+}
+
+impl DriftCsv {
+    fn open(dir: Option<&PathBuf>, object: &str) -> Result<DriftCsv, SyncError> {
+        let Some(dir) = dir else {
+            return Ok(DriftCsv { out: None });
+        };
+        std::fs::create_dir_all(dir)?;
+        let mut out = BufWriter::new(std::fs::File::create(dir.join(format!("{object}.csv")))?);
+        writeln!(out, "external_id,drift,fields")?;
+        Ok(DriftCsv { out: Some(out) })
+    }
+
+    fn line(&mut self, id: &str, drift: &str, fields: &[&str]) -> Result<(), SyncError> {
+        if let Some(out) = &mut self.out {
+            let quoted = |s: &str| {
+                if s.contains([',', '"', '\n', '\r']) {
+                    format!("\"{}\"", s.replace('"', "\"\""))
+                } else {
+                    s.to_string()
+                }
+            };
+            writeln!(out, "{},{drift},{}", quoted(id), quoted(&fields.join(";")))?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(), SyncError> {
+        if let Some(mut out) = self.out {
+            out.flush()?;
+        }
+        Ok(())
+    }
+}
+
+impl Engine {
+    /// Compares each mapped object of the profile in Zuora and in the org.
+    pub async fn verify(&self, request: &VerifyRequest) -> Result<VerifyReport, SyncError> {
+        let profile = self.store.load_sync_profile(&request.profile).await?;
+        let options = SyncOptions::from_json(&profile.options)?;
+        let catalog = Catalog::with_overrides(&options.mapping_overrides)?;
+        let wanted = if request.objects.is_empty() {
+            &options.objects
+        } else {
+            &request.objects
+        };
+        // Parents are verified first, always, because their scope decides their children's.
+        let mut selected: Vec<&ObjectMap> = catalog.select(wanted)?;
+        for object in &catalog.objects {
+            let is_parent = selected
+                .iter()
+                .any(|s| s.parent.as_ref().is_some_and(|l| l.object == object.name));
+            if is_parent && !selected.iter().any(|s| s.name == object.name) {
+                selected.push(object);
+            }
+        }
+        selected.sort_by_key(|o| catalog.objects.iter().position(|c| c.name == o.name));
+        let requested: HashSet<String> = catalog
+            .select(wanted)?
+            .iter()
+            .map(|o| o.name.clone())
+            .collect();
+        let mut scopes: HashMap<String, HashMap<String, KeyInfo>> = HashMap::new();
+        let mut objects = Vec::new();
+        for object in selected {
+            let ctx = ObjectRun {
+                object,
+                profile_id: profile.id.clone(),
+                options: &options,
+                statuses: options.subscription_statuses.clone(),
+                bulk: false,
+                stats: Default::default(),
+                failures: 0,
+                stop: Default::default(),
+                owe_to: Vec::new(),
+            };
+            let parents = object
+                .parent
+                .as_ref()
+                .and_then(|l| scopes.get(&l.object))
+                .cloned()
+                .unwrap_or_default();
+            let is_parent = catalog
+                .objects
+                .iter()
+                .any(|c| c.parent.as_ref().is_some_and(|l| l.object == object.name));
+            let (expected, in_scope, failing) = self
+                .expected_records(
+                    &ctx,
+                    &parents,
+                    is_parent.then(|| scopes.entry(object.name.clone()).or_default()),
+                )
+                .await?;
+            let mut drift = self
+                .compare_with_org(object, expected, request.csv_dir.as_ref())
+                .await?;
+            drift.in_scope = in_scope;
+            drift.failing = failing;
+            if requested.contains(&object.name) {
+                objects.push(drift);
+            }
+        }
+        Ok(VerifyReport {
+            profile: profile.name,
+            objects,
+        })
+    }
+
+    /// Reads every row of the object from Zuora and maps it as a full run would; returns the
+    /// expected records' digests by external id, how many there are, and how many rows a run
+    /// would record as failed. In-scope records go to `scope` when children need them.
+    async fn expected_records(
+        &self,
+        ctx: &ObjectRun<'_>,
+        parents: &HashMap<String, KeyInfo>,
+        mut scope: Option<&mut HashMap<String, KeyInfo>>,
+    ) -> Result<(HashMap<Box<str>, Expected>, u64, u64), SyncError> {
+        let object = ctx.object;
+        let columns_wanted = object.source_columns();
+        let mut writer = BufWriter::new(tempfile::tempfile()?);
+        let mut sink = SpoolSink {
+            out: &mut writer,
+            columns: Vec::new(),
+            rows: 0,
+        };
+        self.extract(&object.source, &columns_wanted, None, None, &mut sink)
+            .await?;
+        let columns = if sink.columns.is_empty() {
+            columns_wanted
+        } else {
+            sink.columns.clone()
+        };
+        drop(sink);
+        let mut file = writer.into_inner().map_err(|e| e.into_error())?;
+        file.rewind()?;
+        let fields = compared_fields(object);
+        let mut expected = HashMap::new();
+        let mut failing = 0;
+        let mut lines = BufReader::new(file).lines();
+        let mut done = false;
+        while !done {
+            let mut batch = Vec::with_capacity(VERIFY_BATCH);
+            while batch.len() < VERIFY_BATCH {
+                let Some(line) = lines.next().transpose()? else {
+                    done = true;
+                    break;
+                };
+                let (cells, deleted): (Vec<Option<String>>, bool) = serde_json::from_str(&line)
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                batch.push(RawRow { cells, deleted });
+            }
+            let rows = last_per_id(batch, &columns);
+            let joins = self.read_joins(object, &columns, &rows).await?;
+            let plan = self.plan_batch(ctx, &columns, &rows, parents, &HashMap::new(), &joins);
+            failing += plan.failures.len() as u64;
+            for upsert in plan.upserts {
+                let by_name: HashMap<&str, &Json> =
+                    upsert.fields.iter().map(|(n, v)| (n.as_str(), v)).collect();
+                let digests = fields
+                    .iter()
+                    .map(|(name, kind)| {
+                        digest(
+                            *kind,
+                            by_name.get(name.as_str()).copied().unwrap_or(&Json::Null),
+                        )
+                    })
+                    .collect();
+                if let Some(scope) = scope.as_deref_mut() {
+                    scope.insert(
+                        upsert.external_id.clone(),
+                        KeyInfo {
+                            account_id: upsert.key.account_id.clone(),
+                            crm_id: upsert.key.crm_id.clone(),
+                            parent_id: upsert.key.parent.as_ref().map(|(_, p)| p.clone()),
+                        },
+                    );
+                }
+                expected.insert(
+                    upsert.external_id.into_boxed_str(),
+                    Expected {
+                        fields: digests,
+                        seen: false,
+                    },
+                );
+            }
+        }
+        let in_scope = expected.len() as u64;
+        Ok((expected, in_scope, failing))
+    }
+
+    /// Streams the org's records of the object past the expected digests.
+    async fn compare_with_org(
+        &self,
+        object: &ObjectMap,
+        mut expected: HashMap<Box<str>, Expected>,
+        csv_dir: Option<&PathBuf>,
+    ) -> Result<ObjectDrift, SyncError> {
+        let fields = compared_fields(object);
+        let mut select = vec![object.key.clone()];
+        select.extend(fields.iter().map(|(name, _)| name.clone()));
+        let soql = format!(
+            "SELECT {} FROM {} WHERE {} != null",
+            select.join(", "),
+            object.target,
+            object.key
+        );
+        let mut drift = ObjectDrift {
+            object: object.name.clone(),
+            target: object.target.clone(),
+            ..Default::default()
+        };
+        let mut csv = DriftCsv::open(csv_dir, &object.name)?;
+        let mut by_field: BTreeMap<String, u64> = BTreeMap::new();
+        let mut seen_extra: HashSet<String> = HashSet::new();
+        let mut lines: Vec<(String, &'static str, Vec<&str>)> = Vec::new();
+        self.salesforce
+            .query_pages(&soql, |page| {
+                for record in page {
+                    drift.in_org += 1;
+                    let id = field_at(&record, &object.key)
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
+                    let Some(want) = expected.get_mut(id.as_str()) else {
+                        if seen_extra.insert(id.clone()) {
+                            drift.extra += 1;
+                            drift.remove.push(id.clone());
+                            lines.push((id, "extra", Vec::new()));
+                        } else {
+                            drift.duplicated += 1;
+                            lines.push((id, "duplicated", Vec::new()));
+                        }
+                        continue;
+                    };
+                    if want.seen {
+                        drift.duplicated += 1;
+                        lines.push((id, "duplicated", Vec::new()));
+                        continue;
+                    }
+                    want.seen = true;
+                    let differing: Vec<&str> = fields
+                        .iter()
+                        .zip(want.fields.iter())
+                        .filter(|((name, kind), d)| digest(*kind, field_at(&record, name)) != **d)
+                        .map(|((name, _), _)| name.as_str())
+                        .collect();
+                    if !differing.is_empty() {
+                        drift.stale += 1;
+                        for f in &differing {
+                            *by_field.entry((*f).to_string()).or_default() += 1;
+                        }
+                        drift.resend.push(id.clone());
+                        lines.push((id, "stale", differing));
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        for (id, kind, differing) in &lines {
+            csv.line(id, kind, differing)?;
+        }
+        drop(lines);
+        for (id, want) in &expected {
+            if !want.seen {
+                drift.missing += 1;
+                drift.resend.push(id.to_string());
+                csv.line(id, "missing", &[])?;
+            }
+        }
+        csv.finish()?;
+        let mut stale_fields: Vec<FieldDrift> = by_field
+            .into_iter()
+            .map(|(field, records)| FieldDrift { field, records })
+            .collect();
+        stale_fields.sort_by(|a, b| b.records.cmp(&a.records).then(a.field.cmp(&b.field)));
+        drift.stale_fields = stale_fields;
+        if object.scope == Scope::Catalog {
+            // The sync never deletes catalog records (Zuora 360 flags them): a repair leaves
+            // them, and the report still counts them.
+            drift.remove.clear();
+        }
+        Ok(drift)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn values_compare_as_salesforce_keeps_them() {
+        let same = |kind, a: Json, b: Json| digest(kind, &a) == digest(kind, &b);
+        assert!(same(FieldType::Text, json!(""), Json::Null));
+        assert!(same(FieldType::Bool, Json::Null, json!(false)));
+        assert!(!same(FieldType::Bool, json!(true), json!(false)));
+        assert!(same(FieldType::Number, json!(12.5), json!(12.50)));
+        assert!(same(FieldType::Number, json!(100), json!("100.00")));
+        assert!(!same(FieldType::Number, json!(100), json!(100.01)));
+        assert!(same(
+            FieldType::Datetime,
+            json!("2026-11-03T07:30:00.000Z"),
+            json!("2026-11-03T07:30:00.000+0000")
+        ));
+        assert!(!same(FieldType::Text, json!("a"), json!("A")));
+    }
+
+    #[test]
+    fn nested_reference_fields_are_found_by_path() {
+        let record =
+            json!({"Zuora__Subscription__r": {"Zuora__External_Id__c": "S1"}, "Name": "x"});
+        assert_eq!(
+            field_at(&record, "Zuora__Subscription__r.Zuora__External_Id__c"),
+            &json!("S1")
+        );
+        assert_eq!(field_at(&record, "Name"), &json!("x"));
+        assert_eq!(field_at(&record, "Missing__r.X"), &Json::Null);
+        let cleared = json!({"Zuora__Subscription__r": null});
+        assert_eq!(
+            field_at(&cleared, "Zuora__Subscription__r.Zuora__External_Id__c"),
+            &Json::Null
+        );
+    }
+}
