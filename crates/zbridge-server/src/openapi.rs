@@ -290,6 +290,16 @@ pub fn spec() -> Value {
                            "409": lease_held(),
                            "502": error_response("Zuora or Salesforce refused before the run started.")}))
             },
+            "/api/sync-profiles/{profile}/verify": {
+                "get": op("The profile's latest verify", "lastVerify", vec![profile_s.clone()], None,
+                    json!({"200": json_response("When it ran, whether anything drifted, and the counts per object.", schema_ref("SyncVerification")),
+                           "404": error_response("No sync profile has that name, or it was never verified.")})),
+                "post": op("Compare the org with Zuora object by object now (and repair what drifted)", "verifySync", vec![profile_s.clone()], Some(schema_ref("VerifyInput")),
+                    json!({"200": json_response("Missing, extra, duplicated and stale records per object.", schema_ref("VerifyOutcome")),
+                           "404": error_response("No sync profile has that name."),
+                           "409": lease_held(),
+                           "502": error_response("Zuora or Salesforce refused.")}))
+            },
             "/api/sync-profiles/{profile}/cleanup": {
                 "post": op("Delete everything the profile wrote to the org (in the background); the next run is full", "cleanupSync", vec![profile_s.clone()], None,
                     json!({"202": json_response("Started; follow it at /api/sync-runs/{run_id}.", json!({"type": "object", "required": ["run_id"], "properties": {"run_id": {"type": "string"}}})),
@@ -499,6 +509,22 @@ fn schemas() -> Value {
             "renewable": {"type": "boolean"}, "renewed": {"type": "boolean"},
             "schema": {}, "left_out": {"type": "array", "items": {"type": "string"}}}},
         "RunInput": {"type": "object", "additionalProperties": false, "properties": {"full": {"type": "boolean"}}},
+        "VerifyInput": {"type": "object", "additionalProperties": false, "properties": {"repair": {"type": "boolean", "description": "Send the missing and stale records again, delete the extra ones (children first), then verify again."}}},
+        "ObjectDrift": {"type": "object", "required": ["object", "target", "in_scope", "in_org", "missing", "extra", "duplicated", "stale", "stale_fields", "failing"], "properties": {
+            "object": {"type": "string"}, "target": {"type": "string"},
+            "in_scope": {"type": "integer", "minimum": 0}, "in_org": {"type": "integer", "minimum": 0},
+            "missing": {"type": "integer", "minimum": 0}, "extra": {"type": "integer", "minimum": 0},
+            "duplicated": {"type": "integer", "minimum": 0}, "stale": {"type": "integer", "minimum": 0},
+            "stale_fields": {"type": "array", "items": {"type": "object", "required": ["field", "records"], "properties": {"field": {"type": "string"}, "records": {"type": "integer"}}}},
+            "failing": {"type": "integer", "minimum": 0, "description": "Zuora records a run records as failed (not expected in the org)."}}},
+        "VerifyOutcome": {"type": "object", "required": ["profile", "drifted", "objects"], "properties": {
+            "profile": {"type": "string"}, "drifted": {"type": "boolean"},
+            "objects": {"type": "array", "items": schema_ref("ObjectDrift")},
+            "repair_run_id": {"type": ["string", "null"]},
+            "after_repair": {"type": ["array", "null"], "items": schema_ref("ObjectDrift")}}},
+        "SyncVerification": {"type": "object", "required": ["profile_id", "verified_at", "drifted", "report"], "properties": {
+            "profile_id": {"type": "string"}, "verified_at": {"type": "string", "format": "date-time"}, "drifted": {"type": "boolean"},
+            "report": {"type": "array", "items": schema_ref("ObjectDrift")}}},
         "ScheduleInput": {"type": "object", "additionalProperties": false, "properties": {
             "every": {"type": ["string", "null"], "description": "30m, 2h, daily...; null removes the schedule."}}},
         "SyncRun": {"type": "object", "required": ["id", "profile_id", "full", "trigger", "status", "started_at"], "properties": {

@@ -1,10 +1,11 @@
-//! The 360 sync for the UI and the API: start a run in the background and follow it, set a
-//! profile's schedule.
+//! The 360 sync for the UI and the API: start a run in the background and follow it, verify
+//! (and repair) a profile, set a profile's schedule.
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use zbridge_store::{DEFAULT_LEASE_TTL, LeaseError, LeaseEvent, Store};
+use zbridge_store::{DEFAULT_LEASE_TTL, LeaseError, LeaseEvent, LeaseKeeper, Store, SyncProfile};
+use zbridge_sync::engine::{ObjectDrift, VerifyRequest};
 use zbridge_sync::{Engine, RunRequest, SyncError};
 
 use crate::AppState;
@@ -48,28 +49,8 @@ pub async fn start_run(state: &AppState, profile: &str, job: Job) -> Result<Stri
     let store = state.store().clone();
     let p = store.load_sync_profile(profile).await?;
     let before = latest_run(&store, &p.id).await?;
-    let lease = match store
-        .acquire_sync_lease(&p, zbridge_store::this_worker_id(), DEFAULT_LEASE_TTL)
-        .await
-    {
-        Ok(lease) => lease,
-        Err(LeaseError::Store(e)) => return Err(e.into()),
-        Err(held) => {
-            return Err(ApiError::Conflict {
-                field: "profile".into(),
-                rule: held.to_string(),
-                used_by: Vec::new(),
-            });
-        }
-    };
     let stop = CancellationToken::new();
-    let on_lost = stop.clone();
-    let keeper = store.keep_sync_lease(lease, move |event| {
-        if let LeaseEvent::Lost(why) = event {
-            tracing::warn!(%why, "sync lease lost; stopping the run");
-            on_lost.cancel();
-        }
-    });
+    let keeper = take_lease(&store, &p, stop.clone()).await?;
     let engine = match engine_for(state, profile).await {
         Ok(engine) => engine,
         Err(e) => {
@@ -130,6 +111,123 @@ pub async fn start_run(state: &AppState, profile: &str, job: Job) -> Result<Stri
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// Takes the profile's lease for this process (409 while a worker or another command holds
+/// it) and keeps it; losing it cancels `stop`.
+async fn take_lease(
+    store: &Store,
+    profile: &SyncProfile,
+    stop: CancellationToken,
+) -> Result<LeaseKeeper, ApiError> {
+    let lease = match store
+        .acquire_sync_lease(profile, zbridge_store::this_worker_id(), DEFAULT_LEASE_TTL)
+        .await
+    {
+        Ok(lease) => lease,
+        Err(LeaseError::Store(e)) => return Err(e.into()),
+        Err(held) => {
+            return Err(ApiError::Conflict {
+                field: "profile".into(),
+                rule: held.to_string(),
+                used_by: Vec::new(),
+            });
+        }
+    };
+    Ok(store.keep_sync_lease(lease, move |event| {
+        if let LeaseEvent::Lost(why) = event {
+            tracing::warn!(%why, "sync lease lost; stopping the run");
+            stop.cancel();
+        }
+    }))
+}
+
+/// What a verify found, and, after a repair, the repair run and a second verify.
+#[derive(Debug, serde::Serialize)]
+pub struct VerifyOutcome {
+    /// The profile.
+    pub profile: String,
+    /// Whether anything differs in the end (after the repair, if any).
+    pub drifted: bool,
+    /// Per object, before any repair.
+    pub objects: Vec<ObjectDrift>,
+    /// The repair run's id.
+    pub repair_run_id: Option<String>,
+    /// Per object, after the repair.
+    pub after_repair: Option<Vec<ObjectDrift>>,
+}
+
+/// Verifies `profile` (and repairs what drifted when `repair`), on a thread of its own as a
+/// run is, and waits for it. A repair holds the profile's lease (409 while it is held).
+pub async fn verify(
+    state: &AppState,
+    profile: &str,
+    repair: bool,
+) -> Result<VerifyOutcome, ApiError> {
+    let store = state.store().clone();
+    let p = store.load_sync_profile(profile).await?;
+    let engine = engine_for(state, profile).await?;
+    let stop = CancellationToken::new();
+    let keeper = match repair {
+        true => Some(take_lease(&store, &p, stop.clone()).await?),
+        false => None,
+    };
+    let handle = tokio::runtime::Handle::current();
+    let (done_tx, done) = tokio::sync::oneshot::channel();
+    let name = p.name.clone();
+    std::thread::Builder::new()
+        .name(format!("verify {name}"))
+        .spawn(move || {
+            let result = handle.block_on(async {
+                let outcome = verify_and_repair(&engine, &name, keeper.is_some(), stop).await;
+                if let Some(keeper) = keeper
+                    && let Err(e) = keeper.release().await
+                {
+                    tracing::warn!(error = %e, "the sync lease was not released");
+                }
+                outcome
+            });
+            let _ = done_tx.send(result);
+        })
+        .map_err(|e| ApiError::Internal(format!("cannot start the verify: {e}")))?;
+    done.await
+        .map_err(|_| ApiError::Internal("the verify thread stopped".into()))?
+        .map_err(ApiError::from)
+}
+
+async fn verify_and_repair(
+    engine: &Engine,
+    profile: &str,
+    repair: bool,
+    stop: CancellationToken,
+) -> Result<VerifyOutcome, SyncError> {
+    let request = VerifyRequest {
+        profile: profile.to_string(),
+        ..VerifyRequest::default()
+    };
+    let before = engine.verify(&request).await?;
+    let mut outcome = VerifyOutcome {
+        profile: before.profile.clone(),
+        drifted: before.drifted(),
+        objects: before.objects.clone(),
+        repair_run_id: None,
+        after_repair: None,
+    };
+    if repair && before.drifted() {
+        let run = engine
+            .run(&RunRequest {
+                profile: profile.to_string(),
+                repair: Some(before.repair()),
+                stop,
+                ..RunRequest::default()
+            })
+            .await?;
+        let after = engine.verify(&request).await?;
+        outcome.repair_run_id = Some(run.run.id);
+        outcome.drifted = after.drifted();
+        outcome.after_repair = Some(after.objects);
+    }
+    Ok(outcome)
 }
 
 async fn latest_run(store: &Store, profile_id: &str) -> Result<Option<String>, ApiError> {

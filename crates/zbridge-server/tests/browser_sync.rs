@@ -104,7 +104,48 @@ async fn a_sync_runs_from_the_browser_and_its_history_appears() {
     let counts = format!("Account {} upserted", account.upserted);
     assert!(history.contains(&counts), "{counts} not in {history}");
     b.screenshot("4_history").await;
+
+    // Verify from the page: the profile's row shows the latest verify.
+    b.click("#verify-1").await;
+    b.wait_title("Sync").await;
+    let summary = b.wait_text("#verify-summary-1", "no drift").await;
+    assert!(!summary.contains("never"), "{summary}");
+    b.screenshot("5_verified").await;
     b.quit().await;
+
+    let last: serde_json::Value = server
+        .api(Method::GET, "/api/sync-profiles/Main/verify")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(last["drifted"], false, "{last:#}");
+    let accounts = last["report"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["object"] == "Account")
+        .unwrap();
+    assert_eq!(accounts["in_scope"], accounts["in_org"], "{accounts}");
+    let verified = server
+        .api(Method::POST, "/api/sync-profiles/Main/verify")
+        .json(&json!({"repair": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 200);
+    let body: serde_json::Value = verified.json().await.unwrap();
+    assert_eq!(body["drifted"], false, "{body:#}");
+    let refused = server
+        .api(Method::POST, "/api/sync-profiles/Main/verify")
+        .json(&json!({"repiar": true}))
+        .send()
+        .await
+        .unwrap();
+    assert!(refused.status().is_client_error());
+    assert!(refused.text().await.unwrap().contains("repiar"));
 
     assert_eq!(runs.len(), 1);
     let csv = server

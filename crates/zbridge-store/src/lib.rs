@@ -31,7 +31,9 @@ pub use leases::{
 pub use sf_credentials::{
     CredentialStamp, SYNC_PROFILE_KIND, SecretChange, SfCredentialRecord, SyncProfile,
 };
-pub use sync_state::{KeyInfo, ObjectStats, SyncFailure, SyncKey, SyncRun, SyncSchedule};
+pub use sync_state::{
+    KeyInfo, ObjectStats, SyncFailure, SyncKey, SyncRun, SyncSchedule, SyncVerification,
+};
 pub use tokens::StoredToken;
 pub use variables::VariableInfo;
 

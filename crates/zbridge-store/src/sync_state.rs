@@ -228,6 +228,19 @@ pub struct KeyInfo {
     pub parent_id: Option<String>,
 }
 
+/// The last `sync verify` of a profile.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SyncVerification {
+    /// The profile's id.
+    pub profile_id: String,
+    /// When it ran.
+    pub verified_at: DateTime<Utc>,
+    /// Whether anything drifted.
+    pub drifted: bool,
+    /// The report as zbridge-sync wrote it (per object counts).
+    pub report: serde_json::Value,
+}
+
 /// A profile's schedule.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SyncSchedule {
@@ -406,6 +419,40 @@ impl Store {
         let row: Option<(i64,)> = on_pool!(&self.db, pool =>
             sqlx::query_as(SQL).bind(profile_id).bind(object).fetch_optional(pool).await)?;
         Ok(row.map(|(ms,)| from_millis(ms)))
+    }
+
+    /// Keeps a profile's latest `sync verify` (replacing the one before).
+    pub async fn save_sync_verification(
+        &self,
+        profile_id: &str,
+        drifted: bool,
+        report: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO sync_verifications (profile_id, verified_at, drifted, report) VALUES ($1, $2, $3, $4) \
+            ON CONFLICT (profile_id) DO UPDATE SET verified_at = excluded.verified_at, drifted = excluded.drifted, report = excluded.report";
+        let text = report.to_string();
+        on_pool!(&self.db, pool => sqlx::query(SQL).bind(profile_id).bind(now_millis())
+            .bind(drifted).bind(&text).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The latest `sync verify` of each profile that has one (of one profile when given).
+    pub async fn sync_verifications(
+        &self,
+        profile_id: Option<&str>,
+    ) -> Result<Vec<SyncVerification>, StoreError> {
+        const SQL: &str = "SELECT profile_id, verified_at, drifted, report FROM sync_verifications WHERE ($1 IS NULL OR profile_id = $1) ORDER BY profile_id";
+        let rows: Vec<(String, i64, bool, String)> = on_pool!(&self.db, pool =>
+            sqlx::query_as(SQL).bind(profile_id).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(profile_id, at, drifted, report)| SyncVerification {
+                profile_id,
+                verified_at: from_millis(at),
+                drifted,
+                report: serde_json::from_str(&report).unwrap_or(serde_json::Value::Null),
+            })
+            .collect())
     }
 
     /// Forgets a profile's watermarks, keys and open failures (after a cleanup), so the next

@@ -2,8 +2,9 @@
 //! deletes, new accounts, CrmIds added, changed and removed, subscription amendments), and
 //! `zbridge sync run` runs as a user runs it, through faults on both sides, often killed with
 //! SIGKILL at a random moment. Then the faults stop, one clean run goes, and the org is
-//! compared with the tenant object by object: missing, extra, duplicated and stale records must
-//! all be zero. A run may fail or be killed; it may never lose or duplicate anything.
+//! compared with the tenant object by object, by `zbridge sync verify` and by the test's own
+//! oracle: missing, extra, duplicated and stale records must all be zero. A run may fail or be
+//! killed; it may never lose or duplicate anything.
 //!
 //! `ZBRIDGE_CHAOS_SEED=n` replays one sequence; the seed is printed.
 
@@ -286,6 +287,19 @@ async fn random_changes_faults_and_kills_lose_and_duplicate_nothing() {
     for line in &log {
         println!("{line}");
     }
+    // The product's own check agrees with the test's oracle.
+    let verified = zbridge(h)
+        .args(["sync", "verify", "Main", "--json"])
+        .output()
+        .await
+        .unwrap();
+    let verify: serde_json::Value = serde_json::from_slice(&verified.stdout).unwrap();
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "sync verify finds no drift: {verify:#}\n{log:#?}"
+    );
+    assert_eq!(verify["drifted"], false);
     let drift = common::drift(&sf, &common::expected(&client).await);
     println!(
         "{:<40} {:>8} {:>6} {:>10} {:>6}",

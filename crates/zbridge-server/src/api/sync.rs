@@ -18,6 +18,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/sync-profiles/{profile}/run", post(run))
         .route("/sync-profiles/{profile}/cleanup", post(cleanup))
         .route("/sync-profiles/{profile}/schedule", put(schedule))
+        .route(
+            "/sync-profiles/{profile}/verify",
+            get(last_verify).post(verify),
+        )
         .route("/sync-runs", get(history))
         .route("/sync-runs/{id}", get(show))
         .route("/sync-runs/{id}/errors", get(errors))
@@ -52,6 +56,44 @@ async fn cleanup(
 ) -> Result<Response, ApiError> {
     let run_id = sync::start_run(&state, &profile, sync::Job::Cleanup).await?;
     Ok((StatusCode::ACCEPTED, Json(Started { run_id })).into_response())
+}
+
+/// A verify to run.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyInput {
+    /// Send what drifted again and delete the extra records, then verify again.
+    #[serde(default)]
+    repair: bool,
+}
+
+/// Compares the org with Zuora now (and repairs when asked); 200 with the counts per object.
+async fn verify(
+    State(state): State<AppState>,
+    Path(profile): Path<String>,
+    ApiJson(input): ApiJson<VerifyInput>,
+) -> Result<Json<sync::VerifyOutcome>, ApiError> {
+    Ok(Json(sync::verify(&state, &profile, input.repair).await?))
+}
+
+/// The profile's latest verify.
+async fn last_verify(
+    State(state): State<AppState>,
+    Path(profile): Path<String>,
+) -> Result<Json<zbridge_store::SyncVerification>, ApiError> {
+    let p = state.store().load_sync_profile(&profile).await?;
+    state
+        .store()
+        .sync_verifications(Some(&p.id))
+        .await?
+        .pop()
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "sync profile '{}' was never verified; POST to this URL verifies it",
+                p.name
+            ))
+        })
 }
 
 /// A schedule: an interval (`30m`, `2h`, `daily`), or null to remove it.

@@ -22,6 +22,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/sync", get(index))
         .route("/sync/profiles/{profile}/run", post(run_now))
         .route("/sync/profiles/{profile}/schedule", post(schedule))
+        .route("/sync/profiles/{profile}/verify", post(verify))
         .route("/sync/runs/{id}", get(run_page))
         .route("/sync/runs/{id}/progress", get(progress))
         .route("/sync/runs/{id}/errors.csv", get(errors_csv))
@@ -33,6 +34,44 @@ pub struct ProfileRow {
     name: String,
     schedule: String,
     every: String,
+    /// The latest verify in a line, or "never verified".
+    verify: String,
+    drifted: bool,
+    drift: Vec<DriftRow>,
+}
+
+/// One object of a profile's latest verify.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct DriftRow {
+    object: String,
+    in_scope: u64,
+    in_org: u64,
+    missing: u64,
+    extra: u64,
+    duplicated: u64,
+    stale: u64,
+}
+
+/// The latest verify of a profile in a line, and its rows.
+fn verify_summary(v: Option<&zbridge_store::SyncVerification>) -> (String, bool, Vec<DriftRow>) {
+    let Some(v) = v else {
+        return ("never verified".into(), false, Vec::new());
+    };
+    let rows: Vec<DriftRow> = serde_json::from_value(v.report.clone()).unwrap_or_default();
+    let total = |f: fn(&DriftRow) -> u64| rows.iter().map(f).sum::<u64>();
+    let at = v.verified_at.format("%Y-%m-%d %H:%M");
+    let text = if v.drifted {
+        format!(
+            "{at}: {} missing, {} extra, {} duplicated, {} stale",
+            total(|r| r.missing),
+            total(|r| r.extra),
+            total(|r| r.duplicated),
+            total(|r| r.stale)
+        )
+    } else {
+        format!("{at}: no drift")
+    };
+    (text, v.drifted, rows)
 }
 
 /// A run in the history.
@@ -93,10 +132,12 @@ struct SyncPage {
 #[derive(serde::Deserialize, Default)]
 struct Notice {
     scheduled: Option<String>,
+    verified: Option<String>,
 }
 
 async fn sync_page(state: &AppState, csrf: String) -> Result<SyncPage, ApiError> {
     let profiles = state.store().list_sync_profiles().await?;
+    let verifications = state.store().sync_verifications(None).await?;
     let runs = state.store().list_sync_runs(None, 50).await?;
     let mut counts = Vec::with_capacity(runs.len());
     for run in &runs {
@@ -133,12 +174,17 @@ async fn sync_page(state: &AppState, csrf: String) -> Result<SyncPage, ApiError>
                 let secs = SyncOptions::from_json(&p.options)
                     .ok()
                     .and_then(|o| o.schedule_secs);
+                let (verify, drifted, drift) =
+                    verify_summary(verifications.iter().find(|v| v.profile_id == p.id));
                 ProfileRow {
                     name: p.name.clone(),
                     schedule: secs
                         .map(|s| format!("every {}", every_text(s)))
                         .unwrap_or_else(|| "not scheduled".into()),
                     every: secs.map(every_text).unwrap_or_default(),
+                    verify,
+                    drifted,
+                    drift,
                 }
             })
             .collect(),
@@ -155,6 +201,11 @@ async fn index(
     let mut page = sync_page(&state, csrf).await?;
     if let Some(p) = q.scheduled {
         page.notice = format!("Saved the schedule of '{p}'; 'zbridge worker' runs what is due.");
+    }
+    if let Some(p) = q.verified {
+        page.notice = format!(
+            "Verified '{p}': its latest verify is in the profile's row; tick Repair and Verify again to send what drifted."
+        );
     }
     Ok(render(&page))
 }
@@ -198,6 +249,24 @@ async fn schedule(
         Ok(_) => {
             Ok(Redirect::to(&format!("/sync?scheduled={}", encode_path(&profile))).into_response())
         }
+        Err(e) => with_error(&state, csrf, e).await,
+    }
+}
+
+/// Verifies a profile (and repairs it when asked), then shows the sync page with the result.
+async fn verify(
+    State(state): State<AppState>,
+    Csrf(csrf): Csrf,
+    Path(profile): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let form = FormData::parse(&body);
+    match sync::verify(&state, &profile, form.checked("repair")).await {
+        Ok(outcome) => Ok(Redirect::to(&format!(
+            "/sync?verified={}",
+            encode_path(&outcome.profile)
+        ))
+        .into_response()),
         Err(e) => with_error(&state, csrf, e).await,
     }
 }

@@ -11,7 +11,8 @@
 //! A record is **missing** (in scope, not in the org), **extra** (in the org, not in scope),
 //! **duplicated** (an external id held by more than one org record) or **stale** (a mapped
 //! field differs). A repair sends the missing and stale records through the normal load path
-//! and deletes the extra ones children first, as a run of its own (trigger `repair`).
+//! and deletes the extra ones children first, as a run of its own (trigger `repair`). Each
+//! verify is kept in the store as the profile's latest (`sync_verifications`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -288,10 +289,17 @@ impl Engine {
                 objects.push(drift);
             }
         }
-        Ok(VerifyReport {
+        let report = VerifyReport {
             profile: profile.name,
             objects,
-        })
+        };
+        // The latest verify of each profile is kept for the web UI, the API and /metrics.
+        let counts = serde_json::to_value(&report.objects)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        self.store
+            .save_sync_verification(&profile.id, report.drifted(), &counts)
+            .await?;
+        Ok(report)
     }
 
     /// Reads every row of the object from Zuora and maps it as a full run would; returns the
