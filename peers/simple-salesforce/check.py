@@ -1,4 +1,6 @@
-"""Drives the unmodified simple-salesforce 1.12.10 against the zbridge Salesforce simulator.
+"""Drives the unmodified simple-salesforce 1.12.10 against the zbridge Salesforce simulator:
+login, describe, upsert, SOQL paging, Bulk 2.0 ingest and query jobs, queryAll over the recycle
+bin, updated/deleted, Collections retrieve, Composite and sObject Tree, and SOAP logout.
 
 simple-salesforce always builds https://{domain}.salesforce.com and https://{instance} URLs.
 The library is not patched: the only thing added is a transport adapter mounted on the
@@ -10,13 +12,16 @@ loopback instance host the login returned -> itself, over http).
 import csv
 import io
 import json
+import os
 import sys
+import tempfile
 import time
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from simple_salesforce import Salesforce, SalesforceAuthenticationFailed
+from simple_salesforce import Salesforce, SalesforceAuthenticationFailed, SalesforceMalformedRequest
 from simple_salesforce.__version__ import __version__
 
 
@@ -132,6 +137,8 @@ def main(path):
     check(sf.query("SELECT COUNT() FROM Zuora__Subscription__c")["totalSize"] == 3,
           "the upserted subscriptions are in the org")
 
+    check_issue_19(sf, admin, session)
+
     # The sandbox org through domain='test'.
     sb_admin = user(sandbox, "admin")
     sb = Salesforce(username=sb_admin["username"], password=sb_admin["password"],
@@ -141,6 +148,129 @@ def main(path):
           "the sandbox org has its own data")
 
     print(f"simple-salesforce conformance passed in {time.time() - started:.1f}s")
+
+
+def rows_of(text):
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def check_bulk_query(sf):
+    """Bulk API 2.0 query jobs through sf.bulk2.<Object>.query / query_all / download."""
+    pages = list(sf.bulk2.Account.query("SELECT Id, Name FROM Account", max_records=1000, wait=0.1))
+    rows = [r for page in pages for r in rows_of(page)]
+    check(len(pages) == 3 and [len(rows_of(p)) for p in pages] == [1000, 1000, 500],
+          "bulk2 query pages 2,500 accounts by maxRecords=1000 following Sforce-Locator")
+    check(len({r["Id"] for r in rows}) == 2500 and all(r["Name"].startswith("Sim Customer") for r in rows),
+          "every page carries the header row and distinct records")
+    with tempfile.TemporaryDirectory() as tmp:
+        files = sf.bulk2.Account.download("SELECT Id FROM Account", path=tmp, max_records=2000, wait=0.1)
+        total = sum(f["number_of_records"] for f in files)
+        check(len(files) == 2 and total == 2500 and all(os.path.exists(f["file"]) for f in files),
+              "bulk2 download streams the pages to files (Sforce-NumberOfRecords adds up)")
+    jobs = sf.restful("jobs/query")["records"]
+    check(len(jobs) == 2 and all(j["jobType"] == "V2Query" and j["state"] == "JobComplete" for j in jobs),
+          "GET jobs/query lists the finished query jobs")
+    for job in jobs:
+        sf.restful(f"jobs/query/{job['id']}", method="DELETE")
+    check(sf.restful("jobs/query")["records"] == [], "DELETE jobs/query/{id} removes them")
+
+
+def check_recycle_bin(sf):
+    """queryAll (REST include_deleted and Bulk 2.0 query_all) sees deleted records."""
+    sub = sf.query("SELECT Id FROM Zuora__Subscription__c WHERE Zuora__External_Id__c = 'sub-2'")["records"][0]["Id"]
+    check(sf.Zuora__Subscription__c.delete(sub) == 204, "REST delete of a subscription")
+    soql = "SELECT Id, IsDeleted FROM Zuora__Subscription__c"
+    live = sf.query_all(soql)["records"]
+    every = sf.query_all(soql, include_deleted=True)["records"]
+    check(len(live) == 2 and sub not in {r["Id"] for r in live}, "query does not see the deleted record")
+    check(len(every) == 3 and any(r["Id"] == sub and r["IsDeleted"] for r in every),
+          "query_all(include_deleted=True) reads it from the recycle bin with IsDeleted = true")
+    bulk = [r for page in sf.bulk2.Zuora__Subscription__c.query_all(soql, wait=0.1) for r in rows_of(page)]
+    check(sorted(r["IsDeleted"] for r in bulk) == ["false", "false", "true"],
+          "bulk2 query_all (operation queryAll) includes the deleted record")
+    return sub
+
+
+def check_replication(sf, deleted_id):
+    """sf.<Object>.updated(start, end) and .deleted(start, end)."""
+    end = datetime.now(timezone.utc) + timedelta(minutes=2)
+    start = end - timedelta(hours=1)
+    updated = sf.Zuora__Subscription__c.updated(start, end)
+    check(len(updated["ids"]) == 2 and "latestDateCovered" in updated,
+          f"SObject updated() lists the live subscriptions ({len(updated['ids'])})")
+    deleted = sf.Zuora__Subscription__c.deleted(start, end)
+    check([d["id"] for d in deleted["deletedRecords"]] == [deleted_id]
+          and {"earliestDateAvailable", "latestDateCovered"} <= deleted.keys(),
+          "SObject deleted() lists the deleted subscription with deletedDate")
+
+
+def check_collections_retrieve(sf):
+    """sObject Collections retrieve by GET and POST (through sf.restful)."""
+    subs = sf.query("SELECT Id FROM Zuora__Subscription__c ORDER BY Name")["records"]
+    ids = [r["Id"] for r in subs]
+    got = sf.restful("composite/sobjects/Zuora__Subscription__c",
+                     params={"ids": ",".join(ids + ["a0B000000000000AAA"]), "fields": "Id,Name"})
+    check(len(got) == 3 and got[2] is None and [g["Id"] for g in got[:2]] == ids,
+          "GET composite/sobjects/{type}?ids=&fields= answers null for an id not found")
+    posted = sf.restful("composite/sobjects/Zuora__Subscription__c", method="POST",
+                        json={"ids": ids, "fields": ["Name"]})
+    check([p["Name"] for p in posted] == ["A-S00000", "A-S00001"], "POST composite/sobjects/{type} with ids and fields")
+
+
+def check_composite(sf):
+    """POST composite with references, and POST composite/tree (all or nothing)."""
+    v = f"/services/data/v{sf.sf_version}"
+    out = sf.restful("composite", method="POST", json={"allOrNone": True, "compositeRequest": [
+        {"method": "POST", "url": f"{v}/sobjects/Zuora__CustomerAccount__c", "referenceId": "ca",
+         "body": {"Name": "Composite Co"}},
+        {"method": "POST", "url": f"{v}/sobjects/Zuora__Subscription__c", "referenceId": "sub",
+         "body": {"Name": "A-COMP", "Zuora__CustomerAccount__c": "@{ca.id}"}},
+        {"method": "GET", "url": f"{v}/query?q=SELECT+Zuora__CustomerAccount__c+FROM+Zuora__Subscription__c+WHERE+Name='A-COMP'",
+         "referenceId": "q"}]})["compositeResponse"]
+    check([r["httpStatusCode"] for r in out] == [201, 201, 200]
+          and out[2]["body"]["records"][0]["Zuora__CustomerAccount__c"] == out[0]["body"]["id"],
+          "composite runs subrequests with @{ca.id} references and per-subrequest results")
+    tree = sf.restful("composite/tree/Zuora__CustomerAccount__c", method="POST", json={"records": [
+        {"attributes": {"type": "Zuora__CustomerAccount__c", "referenceId": "tca"}, "Name": "Tree Co",
+         "Zuora__Subscriptions__r": {"records": [
+             {"attributes": {"type": "Zuora__Subscription__c", "referenceId": "tsub"}, "Name": "A-TREE"}]}}]})
+    check(not tree["hasErrors"] and [r["referenceId"] for r in tree["results"]] == ["tca", "tsub"],
+          "composite/tree creates a parent and its child")
+    try:
+        sf.restful("composite/tree/Zuora__CustomerAccount__c", method="POST", json={"records": [
+            {"attributes": {"type": "Zuora__CustomerAccount__c", "referenceId": "bad"}, "Zuora__Balance__c": "x"}]})
+        raise AssertionError("a bad tree record must fail")
+    except SalesforceMalformedRequest as e:
+        check(e.content["hasErrors"] and e.content["results"][0]["referenceId"] == "bad",
+              "a failing tree answers 400 with the record's referenceId and errors")
+
+
+def check_logout(sf, session):
+    """SOAP logout(): simple-salesforce 1.12.10 has no logout call, so the envelope is sent through
+    sf.session (the same requests.Session, unmodified library)."""
+    old = sf.session_id
+    envelope = (
+        '<?xml version="1.0" encoding="utf-8"?><env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/">'
+        f'<env:Header><SessionHeader xmlns="urn:partner.soap.sforce.com"><sessionId>{old}</sessionId></SessionHeader>'
+        '</env:Header><env:Body><logout xmlns="urn:partner.soap.sforce.com"/></env:Body></env:Envelope>')
+    resp = session.post(f"https://{sf.sf_instance}/services/Soap/u/{sf.sf_version}", data=envelope,
+                        headers={"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": "logout"})
+    check(resp.status_code == 200 and "logoutResponse" in resp.text, "SOAP logout() answers logoutResponse")
+    stale = session.get(f"https://{sf.sf_instance}/services/data/v{sf.sf_version}/limits",
+                        headers={"Authorization": f"Bearer {old}"})
+    check(stale.status_code == 401 and stale.json()[0]["errorCode"] == "INVALID_SESSION_ID",
+          "the logged-out session gets 401 INVALID_SESSION_ID")
+    check(sf.query("SELECT COUNT() FROM Account")["totalSize"] == 2500 and sf.session_id != old,
+          "simple-salesforce logs in again on INVALID_SESSION_ID and carries on")
+
+
+def check_issue_19(sf, admin, session):
+    check_bulk_query(sf)
+    deleted = check_recycle_bin(sf)
+    check_replication(sf, deleted)
+    check_collections_retrieve(sf)
+    check_composite(sf)
+    check_logout(sf, session)
 
 
 if __name__ == "__main__":

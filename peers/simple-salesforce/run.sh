@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the unmodified simple-salesforce client (pinned in requirements.txt, from PyPI) against
 # the Salesforce simulator: SOAP login with a security token, describe, upsert by external id,
-# a paged SOQL query and a Bulk 2.0 upsert with its result files.
+# a paged SOQL query, a Bulk 2.0 upsert with its result files, Bulk 2.0 query jobs (query,
+# query_all, download, paged by Sforce-Locator), queryAll over the recycle bin, updated/deleted,
+# Collections retrieve, Composite, sObject Tree and SOAP logout.
 #
 # Usage: peers/simple-salesforce/run.sh     (needs python3 with venv, cargo, and PyPI access
 # the first time; the venv is kept under target/ and reused).

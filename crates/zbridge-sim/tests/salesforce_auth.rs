@@ -740,3 +740,61 @@ async fn an_idle_session_expires_with_invalid_session_id() {
     assert_eq!(status, 401);
     assert_eq!(body[0]["errorCode"], "INVALID_SESSION_ID");
 }
+
+/// The SOAP `logout()` envelope: an empty `logout` element and the session in `SessionHeader`.
+fn logout_envelope(session: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8" ?>
+<env:Envelope xmlns:xsd="http://www.w3.org/2001/XMLSchema"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+    xmlns:env="http://schemas.xmlsoap.org/soap/envelope/">
+  <env:Header>
+    <SessionHeader xmlns="urn:partner.soap.sforce.com"><sessionId>{session}</sessionId></SessionHeader>
+  </env:Header>
+  <env:Body><n1:logout xmlns:n1="urn:partner.soap.sforce.com"/></env:Body>
+</env:Envelope>"#
+    )
+}
+
+async fn soap_post(url: &str, body: String) -> (u16, String) {
+    let resp = client()
+        .post(url)
+        .header("Content-Type", "text/xml; charset=UTF-8")
+        .header("SOAPAction", "logout")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn soap_logout_ends_the_session() {
+    let sim = start().await;
+    let rest = Rest::admin(&sim).await;
+    assert_eq!(rest.get("/limits").await.0, 200);
+    let other = Rest::admin(&sim).await;
+    let url = format!("{}/services/Soap/u/64.0", sim.login_url());
+    let (status, body) = soap_post(&url, logout_envelope(&rest.token)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<logoutResponse/>"), "{body}");
+    let (status, err) = rest.get("/limits").await;
+    assert_eq!(
+        (status, err[0]["errorCode"].as_str()),
+        (401, Some("INVALID_SESSION_ID"))
+    );
+    assert_eq!(other.get("/limits").await.0, 200, "only that session ends");
+    // A second logout with the ended session is a fault.
+    let (status, body) = soap_post(&url, logout_envelope(&rest.token)).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains("<faultcode>sf:INVALID_SESSION_ID</faultcode>"),
+        "{body}"
+    );
+    // The serverUrl login() returns (…/Soap/u/64.0/{orgId15}) takes the call too.
+    let org15 = sim.org(OrgKind::Production).org_id15;
+    let at = format!("{}/services/Soap/u/64.0/{org15}", sim.login_url());
+    let (status, _) = soap_post(&at, logout_envelope(&other.token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(other.get("/limits").await.0, 401);
+}

@@ -573,34 +573,17 @@ async fn limits_header_and_the_daily_allocation() {
 async fn deleting_a_master_cascades_and_clears_lookups() {
     let sim = start().await;
     let rest = Rest::admin(&sim).await;
-    let (_, payment) = rest
-        .patch(
-            "/sobjects/Zuora__Payment__c/Zuora__EXT_ID__c/p1",
-            json!({"Zuora__Amount__c": 10}),
-        )
-        .await;
-    for i in 0..3 {
-        let (s, r) = rest
-            .patch(
-                &format!("/sobjects/Zuora__PaymentInvoice__c/Zuora__EXT_ID__c/pi{i}"),
-                json!({"Zuora__Payment__r": {"Zuora__EXT_ID__c": "p1"}}),
-            )
-            .await;
-        assert_eq!(s, 201, "{r}");
-    }
+    let payment = payment_with_invoices(&rest, "p1", 3).await;
     let (_, refund) = rest
         .post(
             "/sobjects/Zuora__Refund__c",
-            json!({"Zuora__Payment__c": payment["id"]}),
+            json!({"Zuora__Payment__c": payment}),
         )
         .await;
     assert_eq!(
-        rest.delete(&format!(
-            "/sobjects/Zuora__Payment__c/{}",
-            payment["id"].as_str().unwrap()
-        ))
-        .await
-        .0,
+        rest.delete(&format!("/sobjects/Zuora__Payment__c/{payment}"))
+            .await
+            .0,
         204
     );
     assert_eq!(

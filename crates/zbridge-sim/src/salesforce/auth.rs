@@ -2,7 +2,7 @@
 //! page, token with the authorization-code + PKCE, refresh-token with rotation, password and JWT
 //! bearer grants, revoke, userinfo) and the identity URL (§4).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -49,9 +49,15 @@ fn xml_escape(s: &str) -> String {
         .replace('\'', "&apos;")
 }
 
+/// A login() fault: `LoginFault` detail, `faultcode` without a prefix.
 fn soap_fault(code: &str, message: &str) -> Response {
+    fault_response("", "LoginFault", code, message)
+}
+
+/// An HTTP 500 SOAP fault with `faultcode` `{prefix}{code}` and the given detail element.
+fn fault_response(prefix: &str, detail: &str, code: &str, message: &str) -> Response {
     let body = format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="urn:fault.partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><soapenv:Fault><faultcode>{code}</faultcode><faultstring>{code}: {msg}</faultstring><detail><sf:LoginFault xsi:type="sf:LoginFault"><sf:exceptionCode>{code}</sf:exceptionCode><sf:exceptionMessage>{msg}</sf:exceptionMessage></sf:LoginFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#,
+        r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="urn:fault.partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><soapenv:Fault><faultcode>{prefix}{code}</faultcode><faultstring>{code}: {msg}</faultstring><detail><sf:{detail} xsi:type="sf:{detail}"><sf:exceptionCode>{code}</sf:exceptionCode><sf:exceptionMessage>{msg}</sf:exceptionMessage></sf:{detail}></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#,
         msg = xml_escape(message)
     );
     (
@@ -62,17 +68,29 @@ fn soap_fault(code: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// Reads the text of `<username>` and `<password>` (any namespace prefix; entities and CDATA
-/// decoded).
-fn parse_login_request(body: &str) -> Option<(String, String)> {
+/// A SOAP request read loosely: every element's local name, and the text of each.
+#[derive(Debug, Default)]
+struct SoapRequest {
+    elements: HashSet<String>,
+    values: HashMap<String, String>,
+}
+
+/// Reads element names and texts (any namespace prefix; entities and CDATA decoded).
+fn parse_soap(body: &str) -> Option<SoapRequest> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(body);
     let mut current: Option<String> = None;
+    let mut elements = HashSet::new();
     let mut values: HashMap<String, String> = HashMap::new();
     loop {
         match reader.read_event().ok()? {
             Event::Start(e) => {
-                current = Some(e.local_name().into_inner().to_string());
+                let name = e.local_name().into_inner().to_string();
+                elements.insert(name.clone());
+                current = Some(name);
+            }
+            Event::Empty(e) => {
+                elements.insert(e.local_name().into_inner().to_string());
             }
             Event::Text(t) => {
                 if let Some(name) = &current {
@@ -106,9 +124,15 @@ fn parse_login_request(body: &str) -> Option<(String, String)> {
             _ => {}
         }
     }
+    Some(SoapRequest { elements, values })
+}
+
+/// Reads the text of `<username>` and `<password>`.
+fn parse_login_request(body: &str) -> Option<(String, String)> {
+    let mut req = parse_soap(body)?;
     Some((
-        values.remove("username")?,
-        values.remove("password").unwrap_or_default(),
+        req.values.remove("username")?,
+        req.values.remove("password").unwrap_or_default(),
     ))
 }
 
@@ -141,12 +165,77 @@ fn check_credentials(
     Credentials::Invalid
 }
 
-/// `POST /services/Soap/u/{version}`: the partner `login()` call.
-pub async fn soap_login(
+/// `POST /services/Soap/u/{version}` (and `/Soap/c/`): `login()`, or `logout()` when the body
+/// holds a `logout` element.
+pub async fn soap_call(
     State(state): State<Shared>,
     Path(version): Path<String>,
     body: String,
 ) -> Response {
+    soap_dispatch(&state, &version, &body)
+}
+
+/// `POST /services/Soap/u/{version}/{orgId}`: the `serverUrl` login() hands out.
+pub async fn soap_call_at(
+    State(state): State<Shared>,
+    Path((version, _org)): Path<(String, String)>,
+    body: String,
+) -> Response {
+    soap_dispatch(&state, &version, &body)
+}
+
+fn soap_dispatch(state: &Shared, version: &str, body: &str) -> Response {
+    match parse_soap(body) {
+        Some(req) if req.elements.contains("logout") => soap_logout(state, version, &req),
+        _ => soap_login(state, version, body),
+    }
+}
+
+fn soap_ok(body: &str) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/xml;charset=UTF-8")],
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com"><soapenv:Body>{body}</soapenv:Body></soapenv:Envelope>"#
+        ),
+    )
+        .into_response()
+}
+
+/// A fault outside login(): `UnexpectedErrorFault` with `sf:`-prefixed codes.
+fn soap_api_fault(code: &str, message: &str) -> Response {
+    fault_response("sf:", "UnexpectedErrorFault", code, message)
+}
+
+/// `logout()`: ends the session named in the `SessionHeader`.
+fn soap_logout(state: &Shared, version: &str, req: &SoapRequest) -> Response {
+    let served = version
+        .strip_suffix(".0")
+        .and_then(|v| parse_version(&format!("v{v}.0")));
+    if served.is_none() {
+        return soap_api_fault(
+            "UNSUPPORTED_API_VERSION",
+            &format!("Invalid Api version specified on URL: {version}"),
+        );
+    }
+    let token = req
+        .values
+        .get("sessionId")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let mut org = state.lock();
+    if org.session_user(&token).is_none() {
+        return soap_api_fault(
+            "INVALID_SESSION_ID",
+            "Invalid Session ID found in SessionHeader: Illegal Session",
+        );
+    }
+    org.sessions.remove(&token);
+    soap_ok("<logoutResponse/>")
+}
+
+/// The partner `login()` call.
+fn soap_login(state: &Shared, version: &str, body: &str) -> Response {
     let invalid = "Invalid username, password, security token; or user locked out.";
     let major = version
         .strip_suffix(".0")
@@ -159,7 +248,7 @@ pub async fn soap_login(
             ),
         );
     };
-    let Some((username, password)) = parse_login_request(&body) else {
+    let Some((username, password)) = parse_login_request(body) else {
         return soap_fault("INVALID_LOGIN", invalid);
     };
     let mut org = state.lock();

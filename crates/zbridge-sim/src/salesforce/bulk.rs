@@ -21,9 +21,10 @@ use futures::StreamExt;
 
 use super::http::{Caller, Shared, json, rest_error};
 use super::ids::SfId;
-use super::org::{FieldAccess, Org, now_ms};
+use super::org::{FieldAccess, Org, now_ms, stamp};
 use super::write::{
-    Column, Raw, RecordError, WriteOp, delete_records, resolve_column, write_record,
+    Column, Raw, RecordError, WriteOp, delete_records, hard_delete_records, resolve_column,
+    write_record,
 };
 
 /// Largest accepted upload (salesforce-api.md §10.3).
@@ -76,7 +77,8 @@ pub enum JobState {
 }
 
 impl JobState {
-    fn name(self) -> &'static str {
+    /// The state's name on the wire.
+    pub fn name(self) -> &'static str {
         match self {
             JobState::Open => "Open",
             JobState::UploadComplete => "UploadComplete",
@@ -87,7 +89,8 @@ impl JobState {
         }
     }
 
-    fn terminal(self) -> bool {
+    /// Whether the job can no longer change.
+    pub fn terminal(self) -> bool {
         matches!(
             self,
             JobState::JobComplete | JobState::Failed | JobState::Aborted
@@ -95,7 +98,8 @@ impl JobState {
     }
 }
 
-const DELIMITERS: &[(&str, u8)] = &[
+/// The `columnDelimiter` names and their bytes.
+pub const DELIMITERS: &[(&str, u8)] = &[
     ("COMMA", b','),
     ("BACKQUOTE", b'`'),
     ("CARET", b'^'),
@@ -147,11 +151,6 @@ pub struct Job {
 
 impl Job {
     fn info(&self, org: &Org, full: bool) -> serde_json::Value {
-        let stamp = |ms: i64| {
-            chrono::DateTime::from_timestamp_millis(ms)
-                .map(|d| d.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string())
-                .unwrap_or_default()
-        };
         let mut v = serde_json::json!({
             "id": self.id.to_string(),
             "operation": self.operation.name(),
@@ -921,9 +920,12 @@ fn row_result(
                 .ok_or_else(|| {
                     RecordError::new("MALFORMED_ID", format!("malformed id {id}"), &["Id"])
                 })?;
-            delete_records(org, object, &[id])
-                .remove(0)
-                .map(|id| (id, false))
+            let delete = if plan.operation == Operation::HardDelete {
+                hard_delete_records
+            } else {
+                delete_records
+            };
+            delete(org, object, &[id]).remove(0).map(|id| (id, false))
         }
         op => {
             let mut values: Vec<(Column, Raw<'_>)> = Vec::with_capacity(plan.columns.len());
@@ -1068,10 +1070,16 @@ fn header_of(upload: &[u8], delimiter: u8) -> Vec<String> {
 }
 
 fn writer(source: &ResultSource) -> csv::Writer<Vec<u8>> {
+    csv_writer(source.delimiter, source.crlf)
+}
+
+/// A CSV writer as Bulk API 2.0 result files use: every field quoted, the job's delimiter and
+/// line ending.
+pub fn csv_writer(delimiter: u8, crlf: bool) -> csv::Writer<Vec<u8>> {
     csv::WriterBuilder::new()
-        .delimiter(source.delimiter)
+        .delimiter(delimiter)
         .quote_style(csv::QuoteStyle::Always)
-        .terminator(if source.crlf {
+        .terminator(if crlf {
             csv::Terminator::CRLF
         } else {
             csv::Terminator::Any(b'\n')

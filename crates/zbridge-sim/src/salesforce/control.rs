@@ -1,6 +1,6 @@
 //! The simulator-only control API under `/sim/` (no authentication; the simulator binds to
 //! loopback): read every record of an object, reset the org, read per-endpoint API counters,
-//! switch fault profiles, change org settings, expire sessions.
+//! switch fault profiles, change org settings, expire sessions, read and advance the org clock.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -29,6 +29,39 @@ pub fn routes() -> Router<Shared> {
             get(get_settings).put(set_settings).post(set_settings),
         )
         .route("/sim/expire-sessions", post(expire_sessions))
+        .route("/sim/clock", get(clock))
+        .route("/sim/clock/advance", post(advance_clock))
+}
+
+fn clock_json(org: &Org) -> serde_json::Value {
+    let now = org.clock_ms();
+    serde_json::json!({
+        "now": chrono::DateTime::from_timestamp_millis(now).map(|d| d.to_rfc3339()),
+        "nowMs": now,
+        "advancedSeconds": org.clock_offset_ms / 1000,
+    })
+}
+
+async fn clock(State(state): State<Shared>) -> Response {
+    json(StatusCode::OK, clock_json(&state.lock()))
+}
+
+/// Body: `{"seconds": N}` (N > 0; the clock never goes back).
+async fn advance_clock(State(state): State<Shared>, body: String) -> Response {
+    let seconds = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("seconds").and_then(serde_json::Value::as_i64))
+        .filter(|s| *s > 0);
+    let Some(seconds) = seconds else {
+        return json(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"error": "expected {\"seconds\": N} with N > 0"}),
+        );
+    };
+    let mut org = state.lock();
+    org.advance_clock(seconds.saturating_mul(1000));
+    org.purge_recycle_bin();
+    json(StatusCode::OK, clock_json(&org))
 }
 
 /// Every record of an object as JSON objects with every field (no field-level security).

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use super::org::Org;
-use super::{auth, bulk, control, rest};
+use super::{auth, bulk, collections, composite, control, query_jobs, replication, rest};
 
 /// Oldest and newest REST API versions the simulated org serves (salesforce-api.md §1).
 pub const MIN_VERSION: u32 = 31;
@@ -140,6 +140,7 @@ async fn rest_guard(State(state): State<Shared>, mut req: Request, next: Next) -
             return resp;
         }
         org.count_api_call();
+        org.purge_recycle_bin();
         Caller { user, version }
     };
     req.extensions_mut().insert(caller);
@@ -173,14 +174,20 @@ async fn count_endpoint(State(state): State<Shared>, req: Request, next: Next) -
 pub fn router(state: Shared) -> Router {
     let versioned = Router::new()
         .merge(rest::routes())
+        .merge(replication::routes())
+        .merge(collections::routes())
+        .merge(composite::routes())
         .merge(bulk::routes())
+        .merge(query_jobs::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), rest_guard));
     Router::new()
         .route("/services/data", get(rest::versions))
         .route("/services/data/", get(rest::versions))
         .merge(versioned)
-        .route("/services/Soap/u/{version}", post(auth::soap_login))
-        .route("/services/Soap/c/{version}", post(auth::soap_login))
+        .route("/services/Soap/u/{version}", post(auth::soap_call))
+        .route("/services/Soap/c/{version}", post(auth::soap_call))
+        .route("/services/Soap/u/{version}/{org}", post(auth::soap_call_at))
+        .route("/services/Soap/c/{version}/{org}", post(auth::soap_call_at))
         .merge(auth::routes())
         .merge(control::routes())
         .route_layer(middleware::from_fn_with_state(

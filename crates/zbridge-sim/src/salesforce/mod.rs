@@ -1,7 +1,9 @@
-//! Simulator of the Salesforce APIs a Zuora 360 sync uses: SOAP `login()`, OAuth 2.0 (authorize
-//! page, token grants, revoke, userinfo), identity, REST (describe with field-level security,
-//! CRUD, upsert by external id, sObject Collections, SOQL, limits) and Bulk API 2.0 ingest, with
-//! the Zuora 360 objects installed, fault profiles, and a `/sim/` control API.
+//! Simulator of the Salesforce APIs a Zuora 360 sync uses: SOAP `login()` and `logout()`, OAuth
+//! 2.0 (authorize page, token grants, revoke, userinfo), identity, REST (describe with
+//! field-level security, CRUD, upsert by external id, sObject Collections with retrieve, SOQL
+//! `query` and `queryAll` over a 15-day recycle bin, `updated`/`deleted` replication, Composite
+//! and sObject Tree, limits) and Bulk API 2.0 ingest and query jobs, with the Zuora 360 objects
+//! installed, fault profiles, and a `/sim/` control API with a movable clock.
 //!
 //! Built from `shared/reference/salesforce-api.md` and `zuora360-sync.md`; see `SALESFORCE.md`
 //! in this crate for endpoints, behaviour and every choice made where Salesforce's behaviour is
@@ -21,11 +23,19 @@
 mod auth;
 #[allow(clippy::result_large_err)]
 mod bulk;
+#[allow(clippy::result_large_err)]
+mod collections;
+#[allow(clippy::result_large_err)]
+mod composite;
 mod control;
 mod faults;
 mod http;
 pub mod ids;
 mod org;
+#[allow(clippy::result_large_err)]
+mod query_jobs;
+#[allow(clippy::result_large_err)]
+mod replication;
 #[allow(clippy::result_large_err)]
 mod rest;
 mod schema;
@@ -427,6 +437,18 @@ impl RunningSalesforceSim {
     /// Switches the fault profile of an org.
     pub fn set_faults(&self, kind: OrgKind, faults: FaultProfile) {
         self.server(kind).cell.lock().faults = faults;
+    }
+
+    /// Moves an org's clock forward (record timestamps, the 15-day recycle bin and the
+    /// replication windows follow it; session inactivity keeps real time).
+    pub fn advance_clock(&self, kind: OrgKind, by: Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.server(kind).cell.lock().advance_clock(ms);
+    }
+
+    /// An org's current time in Unix milliseconds.
+    pub fn now_ms(&self, kind: OrgKind) -> i64 {
+        self.server(kind).cell.lock().clock_ms()
     }
 
     /// Ends every session of an org (the next call gets `INVALID_SESSION_ID`).

@@ -10,8 +10,9 @@ use rand_chacha::ChaCha8Rng;
 use super::bulk::Job;
 use super::faults::FaultProfile;
 use super::ids::{SfId, make_id, random_base62};
+use super::query_jobs::QueryJob;
 use super::schema::Schema;
-use super::store::{Record, Table, Value};
+use super::store::{RECYCLE_BIN_MS, Record, Table, Value};
 
 /// Production or sandbox.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -179,6 +180,14 @@ pub struct Org {
     pub approved_users: HashSet<usize>,
     pub cursors: HashMap<String, Cursor>,
     pub jobs: HashMap<String, Job>,
+    /// Bulk API 2.0 query jobs, apart from the ingest jobs.
+    pub query_jobs: HashMap<String, QueryJob>,
+    /// Query jobs created today (for `DailyBulkV2QueryJobs`).
+    pub query_jobs_created: u64,
+    /// Milliseconds added to the wall clock by `/sim/clock/advance`.
+    pub clock_offset_ms: i64,
+    /// When the org was created, on its clock (the delete log reaches back to it).
+    pub created_ms: i64,
     pub api_used: u64,
     pub counters: BTreeMap<String, u64>,
     /// Keys of records that already failed once with the row-lock fault.
@@ -189,12 +198,23 @@ pub struct Org {
     seeded_accounts: usize,
 }
 
+/// Where an all-or-none call started: per table, whether it opened the journal and its length.
+#[derive(Debug)]
+pub struct TxMark(Vec<(bool, usize)>);
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// A timestamp as the APIs write it: `2024-01-02T03:04:05.000+0000` (UTC).
+pub fn stamp(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string())
+        .unwrap_or_default()
 }
 
 /// The org id for a seed.
@@ -294,6 +314,10 @@ impl Org {
             approved_users: HashSet::new(),
             cursors: HashMap::new(),
             jobs: HashMap::new(),
+            query_jobs: HashMap::new(),
+            query_jobs_created: 0,
+            clock_offset_ms: 0,
+            created_ms: now_ms(),
             api_used: 0,
             counters: BTreeMap::new(),
             row_lock_seen: HashSet::new(),
@@ -497,11 +521,51 @@ impl Org {
         self.approved_users.clear();
         self.cursors.clear();
         self.jobs.clear();
+        self.query_jobs.clear();
+        self.query_jobs_created = 0;
         self.api_used = 0;
         self.counters.clear();
         self.row_lock_seen.clear();
         self.write_directory_records();
         self.seed_accounts();
+    }
+
+    /// The org's "now" in Unix milliseconds: the wall clock plus every `/sim/clock/advance`.
+    /// Record timestamps, the recycle bin and the replication windows read it.
+    pub fn clock_ms(&self) -> i64 {
+        now_ms() + self.clock_offset_ms
+    }
+
+    /// Moves the org's clock forward (never back).
+    pub fn advance_clock(&mut self, ms: i64) {
+        self.clock_offset_ms = self.clock_offset_ms.saturating_add(ms.max(0));
+    }
+
+    /// Empties the recycle bins of records deleted more than 15 days ago.
+    pub fn purge_recycle_bin(&mut self) {
+        let before = self.clock_ms() - RECYCLE_BIN_MS;
+        for t in &mut self.tables {
+            t.purge_bin(before);
+        }
+    }
+
+    /// Opens (or nests into) an undo journal on every table, for an all-or-none call.
+    pub fn tx_begin(&mut self) -> TxMark {
+        TxMark(self.tables.iter_mut().map(Table::journal_mark).collect())
+    }
+
+    /// Undoes every write made since `mark`.
+    pub fn tx_rollback(&mut self, mark: &TxMark) {
+        for (t, (_, len)) in self.tables.iter_mut().zip(&mark.0) {
+            t.journal_rollback(*len);
+        }
+    }
+
+    /// Ends the journal opened by `mark` (a nested mark leaves the outer one running).
+    pub fn tx_end(&mut self, mark: TxMark) {
+        for (t, (started, _)) in self.tables.iter_mut().zip(mark.0) {
+            t.journal_end(started);
+        }
     }
 
     /// A fresh id for a new record of `object`.
@@ -662,6 +726,7 @@ pub fn blank_record(id: SfId, now: i64) -> Record {
         modified_ms: now,
         created_by: 0,
         modified_by: 0,
+        deleted: false,
     }
 }
 

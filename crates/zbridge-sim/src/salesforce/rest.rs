@@ -1,14 +1,17 @@
 //! The REST API: versions, resources, global and per-object describe (with field-level
-//! security), sObject create/read/update/delete, upsert by external id, sObject Collections,
-//! SOQL queries with paging, and `/limits` (salesforce-api.md §7–§9, §11, §12).
+//! security), sObject create/read/update/delete, upsert by external id, SOQL `query` and
+//! `queryAll` with paging, and `/limits` (salesforce-api.md §7–§8, §11, §12).
+//!
+//! Each handler is a thin async wrapper around a `…_in` function that works on a locked org, so
+//! Composite subrequests run the very same code inside one lock (and one undo journal).
 
 use std::collections::HashMap;
 
 use axum::Router;
-use axum::extract::{Extension, Path, Query, RawQuery, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::get;
 
 use super::http::{
     Caller, MAX_VERSION, MIN_VERSION, Shared, json, not_found, rest_error, rest_error_fields,
@@ -16,13 +19,11 @@ use super::http::{
 use super::ids::SfId;
 use super::org::{Cursor, FieldAccess, Org};
 use super::schema::FieldType;
-use super::soql;
+use super::soql::{self, Scope};
 use super::write::{
     Column, Raw, RecordError, WriteOp, delete_records, resolve_column, write_record,
 };
 
-/// Maximum records in one sObject Collections call.
-pub const COLLECTION_LIMIT: usize = 200;
 const DEFAULT_BATCH_SIZE: usize = 2000;
 
 /// Versioned REST routes (mounted under the guard in `http.rs`).
@@ -48,19 +49,9 @@ pub fn routes() -> Router<Shared> {
                 .delete(delete_by_external_id),
         )
         .route(&format!("{v}/query"), get(query))
-        .route(&format!("{v}/queryAll"), get(query))
+        .route(&format!("{v}/queryAll"), get(query_all))
         .route(&format!("{v}/query/{{locator}}"), get(query_more))
         .route(&format!("{v}/queryAll/{{locator}}"), get(query_more))
-        .route(
-            &format!("{v}/composite/sobjects"),
-            post(collection_create)
-                .patch(collection_update)
-                .delete(collection_delete),
-        )
-        .route(
-            &format!("{v}/composite/sobjects/{{object}}/{{field}}"),
-            patch(collection_upsert),
-        )
 }
 
 /// `GET /services/data/`: the versions list (no authentication needed).
@@ -126,7 +117,7 @@ async fn limits(State(state): State<Shared>, Extension(c): Extension<Caller>) ->
         serde_json::json!({
             "DailyApiRequests": {"Max": max, "Remaining": max - used},
             "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000},
-            "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000},
+            "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000u64.saturating_sub(org.query_jobs_created)},
             "DataStorageMB": {"Max": mb(storage_max), "Remaining": mb(storage_max - stored)},
             "FileStorageMB": {"Max": 1024, "Remaining": 1024},
             "ConcurrentAsyncGetReportInstances": {"Max": 200, "Remaining": 200},
@@ -134,7 +125,8 @@ async fn limits(State(state): State<Shared>, Extension(c): Extension<Caller>) ->
     )
 }
 
-fn object_index(org: &Org, name: &str) -> Result<usize, Response> {
+/// The index of a named object, or the REST 404.
+pub fn object_index(org: &Org, name: &str) -> Result<usize, Response> {
     org.schema.object(name).ok_or_else(|| {
         rest_error(
             StatusCode::NOT_FOUND,
@@ -191,11 +183,15 @@ async fn basic_info(
     Extension(c): Extension<Caller>,
     Path((_, object)): Path<(String, String)>,
 ) -> Response {
-    let org = state.lock();
-    match object_index(&org, &object) {
+    basic_info_in(&state.lock(), c, &object)
+}
+
+/// `GET …/sobjects/{object}` on a locked org.
+pub fn basic_info_in(org: &Org, c: Caller, object: &str) -> Response {
+    match object_index(org, object) {
         Ok(o) => json(
             StatusCode::OK,
-            serde_json::json!({"objectDescribe": object_summary(&org, o, c.version), "recentItems": []}),
+            serde_json::json!({"objectDescribe": object_summary(org, o, c.version), "recentItems": []}),
         ),
         Err(r) => r,
     }
@@ -274,11 +270,10 @@ fn describe_json(org: &Org, user: usize, object: usize, version: u32) -> serde_j
                         && f.system == super::schema::SystemField::No
                 })
                 .map(move |f| {
-                    let stem = child.name.strip_suffix("__c").unwrap_or(&child.name);
                     serde_json::json!({
                         "childSObject": child.name,
                         "field": f.name,
-                        "relationshipName": format!("{stem}s__r"),
+                        "relationshipName": child_relationship_name(child),
                         "cascadeDelete": f.master_detail,
                         "restrictedDelete": false,
                     })
@@ -291,14 +286,55 @@ fn describe_json(org: &Org, user: usize, object: usize, version: u32) -> serde_j
     out
 }
 
+/// The child relationship name describe reports for a child object (our choice: the child's
+/// name without `__c`, plus `s__r`).
+pub fn child_relationship_name(child: &super::schema::ObjectDef) -> String {
+    let stem = child.name.strip_suffix("__c").unwrap_or(&child.name);
+    format!("{stem}s__r")
+}
+
+/// The `(child object, reference field)` behind a child relationship name of `parent`. When a
+/// child has several references to the parent (the names collide), the master-detail field
+/// wins, then the field named like the parent object, then the first one.
+pub fn child_relationship(org: &Org, parent: usize, name: &str) -> Option<(usize, usize)> {
+    let parent_name = &org.schema.objects[parent].name;
+    org.schema
+        .objects
+        .iter()
+        .enumerate()
+        .find_map(|(ci, child)| {
+            if !child_relationship_name(child).eq_ignore_ascii_case(name) {
+                return None;
+            }
+            let refs: Vec<(usize, &super::schema::FieldDef)> = child
+                .fields
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| {
+                    f.reference_to.as_deref() == Some(parent_name.as_str())
+                        && f.system == super::schema::SystemField::No
+                })
+                .collect();
+            refs.iter()
+                .find(|(_, f)| f.master_detail)
+                .or_else(|| refs.iter().find(|(_, f)| f.name == *parent_name))
+                .or_else(|| refs.first())
+                .map(|(fi, _)| (ci, *fi))
+        })
+}
+
 async fn describe(
     State(state): State<Shared>,
     Extension(c): Extension<Caller>,
     Path((_, object)): Path<(String, String)>,
 ) -> Response {
-    let org = state.lock();
-    match object_index(&org, &object) {
-        Ok(o) => json(StatusCode::OK, describe_json(&org, c.user, o, c.version)),
+    describe_in(&state.lock(), c, &object)
+}
+
+/// `GET …/sobjects/{object}/describe` on a locked org.
+pub fn describe_in(org: &Org, c: Caller, object: &str) -> Response {
+    match object_index(org, object) {
+        Ok(o) => json(StatusCode::OK, describe_json(org, c.user, o, c.version)),
         Err(r) => r,
     }
 }
@@ -322,7 +358,7 @@ fn json_raw(value: &serde_json::Value) -> Result<Raw<'_>, RecordError> {
 
 /// Turns a JSON record into resolved columns. `skip` names fields handled elsewhere (`Id`, the
 /// upsert key).
-fn json_columns<'a>(
+pub fn json_columns<'a>(
     org: &Org,
     object: usize,
     user: usize,
@@ -375,18 +411,22 @@ async fn create(
     Path((_, object)): Path<(String, String)>,
     body: String,
 ) -> Response {
-    let record = match parse_body(&body) {
+    create_in(&mut state.lock(), c, &object, &body)
+}
+
+/// `POST …/sobjects/{object}` on a locked org.
+pub fn create_in(org: &mut Org, c: Caller, object: &str, body: &str) -> Response {
+    let record = match parse_body(body) {
         Ok(r) => r,
         Err(resp) => return resp,
     };
-    let mut org = state.lock();
-    let o = match object_index(&org, &object) {
+    let o = match object_index(org, object) {
         Ok(o) => o,
         Err(r) => return r,
     };
-    let result = json_columns(&org, o, c.user, &record, &["Id"]).and_then(|cols| {
+    let result = json_columns(org, o, c.user, &record, &["Id"]).and_then(|cols| {
         let key = lock_key(&record);
-        write_record(&mut org, o, c.user, WriteOp::Insert, &cols, &key)
+        write_record(org, o, c.user, WriteOp::Insert, &cols, &key)
     });
     match result {
         Ok((id, _)) => json(
@@ -397,7 +437,8 @@ async fn create(
     }
 }
 
-fn lock_key(record: &serde_json::Map<String, serde_json::Value>) -> String {
+/// The key the row-lock fault hashes for a JSON record.
+pub fn lock_key(record: &serde_json::Map<String, serde_json::Value>) -> String {
     serde_json::to_string(record).unwrap_or_default()
 }
 
@@ -405,7 +446,8 @@ fn parse_record_id(org: &Org, object: usize, id: &str) -> Option<SfId> {
     SfId::parse(id).filter(|i| i.key_prefix() == org.schema.objects[object].key_prefix)
 }
 
-fn render_record(
+/// A record as REST renders it, with every visible field or only the listed ones.
+pub fn render_record(
     org: &Org,
     user: usize,
     object: usize,
@@ -448,22 +490,23 @@ async fn read(
     Path((_, object, id)): Path<(String, String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let org = state.lock();
-    let o = match object_index(&org, &object) {
+    read_in(
+        &state.lock(),
+        c,
+        &object,
+        &id,
+        q.get("fields").map(String::as_str),
+    )
+}
+
+/// `GET …/sobjects/{object}/{id}` on a locked org.
+pub fn read_in(org: &Org, c: Caller, object: &str, id: &str, fields: Option<&str>) -> Response {
+    let o = match object_index(org, object) {
         Ok(o) => o,
         Err(r) => return r,
     };
-    parse_record_id(&org, o, &id)
-        .and_then(|id| {
-            render_record(
-                &org,
-                c.user,
-                o,
-                &id,
-                q.get("fields").map(String::as_str),
-                c.version,
-            )
-        })
+    parse_record_id(org, o, id)
+        .and_then(|id| render_record(org, c.user, o, &id, fields, c.version))
         .map(|v| json(StatusCode::OK, v))
         .unwrap_or_else(not_found)
 }
@@ -474,24 +517,27 @@ async fn update(
     Path((_, object, id)): Path<(String, String, String)>,
     body: String,
 ) -> Response {
-    let record = match parse_body(&body) {
+    update_in(&mut state.lock(), c, &object, &id, &body)
+}
+
+/// `PATCH …/sobjects/{object}/{id}` on a locked org.
+pub fn update_in(org: &mut Org, c: Caller, object: &str, id: &str, body: &str) -> Response {
+    let record = match parse_body(body) {
         Ok(r) => r,
         Err(resp) => return resp,
     };
-    let mut org = state.lock();
-    let o = match object_index(&org, &object) {
+    let o = match object_index(org, object) {
         Ok(o) => o,
         Err(r) => return r,
     };
-    let Some(id) = parse_record_id(&org, o, &id) else {
+    let Some(id) = parse_record_id(org, o, id) else {
         return not_found();
     };
     if org.tables[o].get(&id).is_none() {
         return not_found();
     }
-    let result = json_columns(&org, o, c.user, &record, &["Id"]).and_then(|cols| {
-        write_record(&mut org, o, c.user, WriteOp::Update(id), &cols, id.as_str())
-    });
+    let result = json_columns(org, o, c.user, &record, &["Id"])
+        .and_then(|cols| write_record(org, o, c.user, WriteOp::Update(id), &cols, id.as_str()));
     match result {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => record_error_response(&e),
@@ -520,8 +566,12 @@ async fn delete_one(
     State(state): State<Shared>,
     Path((_, object, id)): Path<(String, String, String)>,
 ) -> Response {
-    let mut org = state.lock();
-    let o = match object_index(&org, &object) {
+    delete_one_in(&mut state.lock(), &object, &id)
+}
+
+/// `DELETE …/sobjects/{object}/{id}` on a locked org.
+pub fn delete_one_in(org: &mut Org, object: &str, id: &str) -> Response {
+    let o = match object_index(org, object) {
         Ok(o) => o,
         Err(r) => return r,
     };
@@ -532,16 +582,16 @@ async fn delete_one(
             "entity type does not support delete",
         );
     }
-    let Some(id) = parse_record_id(&org, o, &id) else {
+    let Some(id) = parse_record_id(org, o, id) else {
         return not_found();
     };
-    let result = delete_records(&mut org, o, &[id]).remove(0);
+    let result = delete_records(org, o, &[id]).remove(0);
     delete_response(result)
 }
 
 /// Resolves the `{field}` of an external-id URL: it must be an External ID field visible to the
 /// user (or `Id`).
-fn external_id_field(org: &Org, user: usize, object: usize, field: &str) -> Option<usize> {
+pub fn external_id_field(org: &Org, user: usize, object: usize, field: &str) -> Option<usize> {
     let def = &org.schema.objects[object];
     def.field(field)
         .filter(|&f| def.fields[f].external_id)
@@ -563,28 +613,43 @@ async fn read_by_external_id(
     Path((_, object, field, value)): Path<(String, String, String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let org = state.lock();
-    let o = match object_index(&org, &object) {
+    let key = ExternalKey {
+        object: &object,
+        field: &field,
+        value: &value,
+    };
+    read_by_external_id_in(&state.lock(), c, key, q.get("fields").map(String::as_str))
+}
+
+/// The `{object}/{field}/{value}` of an external-id URL.
+#[derive(Clone, Copy, Debug)]
+pub struct ExternalKey<'a> {
+    pub object: &'a str,
+    pub field: &'a str,
+    pub value: &'a str,
+}
+
+/// `GET …/sobjects/{object}/{field}/{value}` on a locked org.
+pub fn read_by_external_id_in(
+    org: &Org,
+    c: Caller,
+    key: ExternalKey<'_>,
+    fields: Option<&str>,
+) -> Response {
+    let o = match object_index(org, key.object) {
         Ok(o) => o,
         Err(r) => return r,
     };
-    let Some(f) = external_id_field(&org, c.user, o, &field) else {
+    let Some(f) = external_id_field(org, c.user, o, key.field) else {
         return not_found();
     };
-    let ids = org.tables[o].find_by_external_id(f, &value);
+    let ids = org.tables[o].find_by_external_id(f, key.value);
     match ids.as_slice() {
         [] => not_found(),
-        [id] => render_record(
-            &org,
-            c.user,
-            o,
-            id,
-            q.get("fields").map(String::as_str),
-            c.version,
-        )
-        .map(|v| json(StatusCode::OK, v))
-        .unwrap_or_else(not_found),
-        many => multiple_choices(&org, o, many, c.version),
+        [id] => render_record(org, c.user, o, id, fields, c.version)
+            .map(|v| json(StatusCode::OK, v))
+            .unwrap_or_else(not_found),
+        many => multiple_choices(org, o, many, c.version),
     }
 }
 
@@ -595,16 +660,33 @@ async fn upsert_one(
     Query(q): Query<HashMap<String, String>>,
     body: String,
 ) -> Response {
-    let record = match parse_body(&body) {
+    let key = ExternalKey {
+        object: &object,
+        field: &field,
+        value: &value,
+    };
+    let update_only = q.get("updateOnly").is_some_and(|v| v == "true");
+    upsert_one_in(&mut state.lock(), c, key, update_only, &body)
+}
+
+/// `PATCH …/sobjects/{object}/{field}/{value}` on a locked org.
+pub fn upsert_one_in(
+    org: &mut Org,
+    c: Caller,
+    key: ExternalKey<'_>,
+    update_only: bool,
+    body: &str,
+) -> Response {
+    let value = key.value.to_string();
+    let record = match parse_body(body) {
         Ok(r) => r,
         Err(resp) => return resp,
     };
-    let mut org = state.lock();
-    let o = match object_index(&org, &object) {
+    let o = match object_index(org, key.object) {
         Ok(o) => o,
         Err(r) => return r,
     };
-    let Some(f) = external_id_field(&org, c.user, o, &field) else {
+    let Some(f) = external_id_field(org, c.user, o, key.field) else {
         return not_found();
     };
     let field_name = org.schema.objects[o].fields[f].name.clone();
@@ -624,17 +706,17 @@ async fn upsert_one(
     }
     let matches = org.tables[o].find_by_external_id(f, &value);
     if matches.len() > 1 {
-        return multiple_choices(&org, o, &matches, c.version);
+        return multiple_choices(org, o, &matches, c.version);
     }
-    if matches.is_empty() && q.get("updateOnly").is_some_and(|v| v == "true") {
+    if matches.is_empty() && update_only {
         return not_found();
     }
     let op = WriteOp::Upsert {
         field: f,
         value: value.clone(),
     };
-    let result = json_columns(&org, o, c.user, &record, &["Id", &field_name])
-        .and_then(|cols| write_record(&mut org, o, c.user, op, &cols, &value));
+    let result = json_columns(org, o, c.user, &record, &["Id", &field_name])
+        .and_then(|cols| write_record(org, o, c.user, op, &cols, &value));
     match result {
         Ok((id, true)) => json(
             StatusCode::CREATED,
@@ -654,344 +736,39 @@ async fn delete_by_external_id(
     Extension(c): Extension<Caller>,
     Path((_, object, field, value)): Path<(String, String, String, String)>,
 ) -> Response {
-    let mut org = state.lock();
-    let o = match object_index(&org, &object) {
+    let key = ExternalKey {
+        object: &object,
+        field: &field,
+        value: &value,
+    };
+    delete_by_external_id_in(&mut state.lock(), c, key)
+}
+
+/// `DELETE …/sobjects/{object}/{field}/{value}` on a locked org.
+pub fn delete_by_external_id_in(org: &mut Org, c: Caller, key: ExternalKey<'_>) -> Response {
+    let o = match object_index(org, key.object) {
         Ok(o) => o,
         Err(r) => return r,
     };
-    let Some(f) = external_id_field(&org, c.user, o, &field) else {
+    let Some(f) = external_id_field(org, c.user, o, key.field) else {
         return not_found();
     };
-    let ids = org.tables[o].find_by_external_id(f, &value);
+    let ids = org.tables[o].find_by_external_id(f, key.value);
     match ids.as_slice() {
         [] => not_found(),
         [id] => {
             let id = *id;
-            delete_response(delete_records(&mut org, o, &[id]).remove(0))
+            delete_response(delete_records(org, o, &[id]).remove(0))
         }
-        many => multiple_choices(&org, o, many, c.version),
+        many => multiple_choices(org, o, many, c.version),
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// sObject Collections
-
-#[derive(serde::Deserialize)]
-struct CollectionBody {
-    #[serde(rename = "allOrNone", default)]
-    all_or_none: bool,
-    #[serde(default)]
-    records: Vec<serde_json::Value>,
-}
-
-fn parse_collection(body: &str) -> Result<CollectionBody, Response> {
-    let parsed: CollectionBody = serde_json::from_str(body).map_err(|e| {
-        rest_error(
-            StatusCode::BAD_REQUEST,
-            "JSON_PARSER_ERROR",
-            &format!("Cannot parse the request body: {e}"),
-        )
-    })?;
-    if parsed.records.len() > COLLECTION_LIMIT {
-        return Err(rest_error(
-            StatusCode::BAD_REQUEST,
-            "EXCEEDED_ID_LIMIT",
-            "record limit reached. cannot submit more than 200 records into this call",
-        ));
-    }
-    Ok(parsed)
-}
-
-fn rolled_back() -> serde_json::Value {
-    serde_json::json!({"statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-        "message": "Record rolled back because not all records were valid and the request was using AllOrNone header",
-        "fields": []})
-}
-
-enum CollectionOp {
-    Create,
-    Update,
-    Upsert {
-        object: usize,
-        field: usize,
-        field_name: String,
-    },
-}
-
-fn run_collection(
-    org: &mut Org,
-    user: usize,
-    body: &CollectionBody,
-    op: CollectionOp,
-) -> Vec<serde_json::Value> {
-    let outcomes: Vec<Result<(SfId, bool), RecordError>> = body
-        .records
-        .iter()
-        .map(|rec| collection_item(org, user, rec, &op))
-        .collect();
-    let failed = outcomes.iter().any(Result::is_err);
-    let is_upsert = matches!(op, CollectionOp::Upsert { .. });
-    outcomes
-        .into_iter()
-        .map(|o| match o {
-            Ok((id, _)) if body.all_or_none && failed => {
-                serde_json::json!({"id": id.to_string(), "success": false, "errors": [rolled_back()]})
-            }
-            Ok((id, created)) => {
-                let mut item = serde_json::json!({"id": id.to_string(), "success": true, "errors": []});
-                if is_upsert {
-                    item["created"] = serde_json::Value::Bool(created);
-                }
-                item
-            }
-            Err(e) => serde_json::json!({"success": false, "errors": [e.to_json()]}),
-        })
-        .collect()
-}
-
-fn record_type(rec: &serde_json::Map<String, serde_json::Value>) -> Option<&str> {
-    rec.get("attributes")?.get("type")?.as_str()
-}
-
-fn collection_item(
-    org: &mut Org,
-    user: usize,
-    rec: &serde_json::Value,
-    op: &CollectionOp,
-) -> Result<(SfId, bool), RecordError> {
-    let serde_json::Value::Object(rec) = rec else {
-        return Err(RecordError::new(
-            "JSON_PARSER_ERROR",
-            "each record must be an object",
-            &[],
-        ));
-    };
-    let type_name = record_type(rec).ok_or_else(|| {
-        RecordError::new("INVALID_TYPE", "Must send a concrete entity type.", &[])
-    })?;
-    let object = org.schema.object(type_name).ok_or_else(|| {
-        RecordError::new(
-            "INVALID_TYPE",
-            format!("sObject type '{type_name}' is not supported."),
-            &[],
-        )
-    })?;
-    let key = lock_key(rec);
-    match op {
-        CollectionOp::Create => {
-            if rec.keys().any(|k| k.eq_ignore_ascii_case("id")) {
-                return Err(RecordError::new(
-                    "INVALID_FIELD",
-                    "cannot specify Id in an insert call",
-                    &["Id"],
-                ));
-            }
-            let cols = json_columns(org, object, user, rec, &[])?;
-            write_record(org, object, user, WriteOp::Insert, &cols, &key)
-        }
-        CollectionOp::Update => {
-            let id_text = rec
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("id"))
-                .and_then(|(_, v)| v.as_str())
-                .ok_or_else(|| {
-                    RecordError::new(
-                        "MISSING_ARGUMENT",
-                        "Id not specified in an update call",
-                        &["Id"],
-                    )
-                })?;
-            let id = SfId::parse(id_text).ok_or_else(|| {
-                RecordError::new("MALFORMED_ID", format!("malformed id {id_text}"), &["Id"])
-            })?;
-            let cols = json_columns(org, object, user, rec, &["Id"])?;
-            write_record(org, object, user, WriteOp::Update(id), &cols, id.as_str())
-        }
-        CollectionOp::Upsert {
-            object: expected,
-            field,
-            field_name,
-        } => {
-            if object != *expected {
-                return Err(RecordError::new(
-                    "INVALID_TYPE",
-                    "All records of an upsert must be of the type in the URL",
-                    &[],
-                ));
-            }
-            let value = rec
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(field_name.as_str()))
-                .map(|(_, v)| match v {
-                    serde_json::Value::String(s) => s.clone(),
-                    serde_json::Value::Null => String::new(),
-                    other => other.to_string(),
-                })
-                .unwrap_or_default();
-            let cols = json_columns(org, object, user, rec, &[field_name.as_str()])?;
-            write_record(
-                org,
-                object,
-                user,
-                WriteOp::Upsert {
-                    field: *field,
-                    value: value.clone(),
-                },
-                &cols,
-                &value,
-            )
-        }
-    }
-}
-
-/// Runs a Collections call; with `allOrNone` the org is restored when any record fails.
-fn collection_call(
-    state: &Shared,
-    user: usize,
-    body: &str,
-    op: impl FnOnce(&Org) -> Result<CollectionOp, Response>,
-) -> Response {
-    let parsed = match parse_collection(body) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let mut org = state.lock();
-    let op = match op(&org) {
-        Ok(op) => op,
-        Err(r) => return r,
-    };
-    let snapshot = parsed.all_or_none.then(|| snapshot_for(&org, &parsed));
-    let results = run_collection(&mut org, user, &parsed, op);
-    if let Some(snapshot) = snapshot
-        && results.iter().any(|r| r["success"] == false)
-    {
-        restore(&mut org, snapshot);
-    }
-    json(StatusCode::OK, serde_json::Value::Array(results))
-}
-
-type Snapshot = Vec<(usize, super::store::Table)>;
-
-/// Copies the tables a Collections call can touch, so `allOrNone` can restore them. Calls are at
-/// most 200 records, but tables can be large; only the named object types are copied.
-fn snapshot_for(org: &Org, body: &CollectionBody) -> Snapshot {
-    let mut objects: Vec<usize> = body
-        .records
-        .iter()
-        .filter_map(|r| {
-            r.as_object()
-                .and_then(record_type)
-                .and_then(|t| org.schema.object(t))
-        })
-        .collect();
-    objects.sort_unstable();
-    objects.dedup();
-    objects
-        .into_iter()
-        .map(|o| (o, org.tables[o].clone()))
-        .collect()
-}
-
-fn restore(org: &mut Org, snapshot: Snapshot) {
-    for (o, table) in snapshot {
-        org.tables[o] = table;
-    }
-}
-
-async fn collection_create(
-    State(state): State<Shared>,
-    Extension(c): Extension<Caller>,
-    body: String,
-) -> Response {
-    collection_call(&state, c.user, &body, |_| Ok(CollectionOp::Create))
-}
-
-async fn collection_update(
-    State(state): State<Shared>,
-    Extension(c): Extension<Caller>,
-    body: String,
-) -> Response {
-    collection_call(&state, c.user, &body, |_| Ok(CollectionOp::Update))
-}
-
-async fn collection_upsert(
-    State(state): State<Shared>,
-    Extension(c): Extension<Caller>,
-    Path((_, object, field)): Path<(String, String, String)>,
-    body: String,
-) -> Response {
-    let user = c.user;
-    collection_call(&state, user, &body, move |org| {
-        let o = object_index(org, &object)?;
-        let f = external_id_field(org, user, o, &field).ok_or_else(not_found)?;
-        let field_name = org.schema.objects[o].fields[f].name.clone();
-        Ok(CollectionOp::Upsert {
-            object: o,
-            field: f,
-            field_name,
-        })
-    })
-}
-
-async fn collection_delete(State(state): State<Shared>, RawQuery(query): RawQuery) -> Response {
-    let params: HashMap<String, String> = super::auth::url_pairs(&query.unwrap_or_default())
-        .into_iter()
-        .collect();
-    let ids: Vec<&str> = params
-        .get("ids")
-        .map(|s| s.split(',').filter(|s| !s.is_empty()).collect())
-        .unwrap_or_default();
-    if ids.len() > COLLECTION_LIMIT {
-        return rest_error(
-            StatusCode::BAD_REQUEST,
-            "EXCEEDED_ID_LIMIT",
-            "record limit reached. cannot submit more than 200 records into this call",
-        );
-    }
-    let all_or_none = params.get("allOrNone").is_some_and(|v| v == "true");
-    let mut org = state.lock();
-    let mut items = Vec::with_capacity(ids.len());
-    let mut resolved: Vec<Result<(usize, SfId), RecordError>> = Vec::with_capacity(ids.len());
-    for raw in &ids {
-        resolved.push(
-            SfId::parse(raw)
-                .and_then(|id| {
-                    org.schema
-                        .object_by_prefix(id.key_prefix())
-                        .map(|o| (o, id))
-                })
-                .ok_or_else(|| {
-                    RecordError::new("MALFORMED_ID", format!("malformed id {raw}"), &[])
-                }),
-        );
-    }
-    let any_bad = resolved.iter().any(|r| match r {
-        Ok((o, id)) => org.tables[*o].get(id).is_none(),
-        Err(_) => true,
-    });
-    for (raw, r) in ids.iter().zip(resolved) {
-        let outcome = match r {
-            Err(e) => Err(e),
-            Ok(_) if all_or_none && any_bad => {
-                items.push(
-                    serde_json::json!({"id": raw, "success": false, "errors": [rolled_back()]}),
-                );
-                continue;
-            }
-            Ok((o, id)) => delete_records(&mut org, o, &[id]).remove(0),
-        };
-        items.push(match outcome {
-            Ok(id) => serde_json::json!({"id": id.to_string(), "success": true, "errors": []}),
-            Err(e) => serde_json::json!({"id": raw, "success": false, "errors": [e.to_json()]}),
-        });
-    }
-    json(StatusCode::OK, serde_json::Value::Array(items))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Query
 
-fn batch_size(headers: &HeaderMap) -> usize {
+/// The page size asked for in `Sforce-Query-Options: batchSize=…` (200–2000, default 2000).
+pub fn batch_size(headers: &HeaderMap) -> usize {
     headers
         .get("sforce-query-options")
         .and_then(|v| v.to_str().ok())
@@ -1043,7 +820,23 @@ async fn query(
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(q) = params.get("q") else {
+    let q = params.get("q").map(String::as_str);
+    query_in(&mut state.lock(), c, q, batch_size(&headers), Scope::Live)
+}
+
+async fn query_all(
+    State(state): State<Shared>,
+    Extension(c): Extension<Caller>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let q = params.get("q").map(String::as_str);
+    query_in(&mut state.lock(), c, q, batch_size(&headers), Scope::All)
+}
+
+/// `GET …/query?q=` (`Scope::Live`) or `…/queryAll?q=` (`Scope::All`) on a locked org.
+pub fn query_in(org: &mut Org, c: Caller, q: Option<&str>, batch: usize, scope: Scope) -> Response {
+    let Some(q) = q else {
         return rest_error(
             StatusCode::BAD_REQUEST,
             "MALFORMED_QUERY",
@@ -1054,8 +847,7 @@ async fn query(
         Ok(p) => p,
         Err(e) => return rest_error(StatusCode::BAD_REQUEST, e.code, &e.message),
     };
-    let mut org = state.lock();
-    let result = match soql::run(&org, c.user, &parsed, c.version) {
+    let result = match soql::run_in(org, c.user, &parsed, c.version, scope) {
         Ok(r) => r,
         Err(e) => return rest_error(StatusCode::BAD_REQUEST, e.code, &e.message),
     };
@@ -1067,12 +859,12 @@ async fn query(
     }
     let locator = org.new_id_with_prefix("01g").id15().to_string();
     page(
-        &mut org,
+        org,
         c.user,
         locator,
         result.rows,
         0,
-        batch_size(&headers),
+        batch,
         result.total,
         c.version,
     )
@@ -1083,6 +875,11 @@ async fn query_more(
     Extension(c): Extension<Caller>,
     Path((_, locator)): Path<(String, String)>,
 ) -> Response {
+    query_more_in(&mut state.lock(), c, &locator)
+}
+
+/// `GET …/query/{locator}-{offset}` on a locked org.
+pub fn query_more_in(org: &mut Org, c: Caller, locator: &str) -> Response {
     let invalid = || {
         rest_error(
             StatusCode::BAD_REQUEST,
@@ -1096,7 +893,6 @@ async fn query_more(
     let Ok(offset) = offset.parse::<usize>() else {
         return invalid();
     };
-    let mut org = state.lock();
     let Some(cursor) = org.cursors.remove(cursor_id) else {
         return invalid();
     };
@@ -1106,7 +902,7 @@ async fn query_more(
     }
     let total = cursor.rows.len();
     page(
-        &mut org,
+        org,
         c.user,
         cursor_id.to_string(),
         cursor.rows,

@@ -10,7 +10,7 @@ use chrono::DateTime;
 use super::ids::SfId;
 use super::org::{FieldAccess, Org};
 use super::schema::{FieldType, SystemField};
-use super::store::{Record, Value};
+use super::store::{RECYCLE_BIN_MS, Record, Value};
 use super::write::parse_datetime;
 
 /// A query error, with the REST `errorCode` to report.
@@ -410,7 +410,8 @@ struct Path {
     hops: Vec<(usize, usize)>,
 }
 
-fn invalid_field(name: &str, object: &str) -> QueryError {
+/// The `INVALID_FIELD` error for a column the user cannot see or that does not exist.
+pub fn invalid_field(name: &str, object: &str) -> QueryError {
     QueryError {
         code: "INVALID_FIELD",
         message: format!(
@@ -450,14 +451,13 @@ fn resolve_path(org: &Org, user: usize, object: usize, path: &str) -> Result<Pat
 pub fn field_value(org: &Org, object: usize, record: &Record, field: usize) -> Option<Value> {
     let def = &org.schema.objects[object].fields[field];
     let stamp = |ms: i64| {
-        DateTime::from_timestamp_millis(ms)
-            .map(|d| Value::Text(d.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string().into()))
+        DateTime::from_timestamp_millis(ms).map(|_| Value::Text(super::org::stamp(ms).into()))
     };
     let user_id = |u: u16| org.users.get(u as usize).map(|u| Value::Ref(u.id));
     match def.system {
         SystemField::No => record.get(field).cloned(),
         SystemField::Id => Some(Value::Ref(record.id)),
-        SystemField::IsDeleted => Some(Value::Bool(false)),
+        SystemField::IsDeleted => Some(Value::Bool(record.deleted)),
         SystemField::CreatedDate => stamp(record.created_ms),
         SystemField::LastModifiedDate | SystemField::SystemModstamp => stamp(record.modified_ms),
         SystemField::CreatedById => user_id(record.created_by),
@@ -587,18 +587,36 @@ pub struct QueryResult {
     pub rows: Vec<serde_json::Value>,
 }
 
-/// Runs a parsed query for a user.
-pub fn run(org: &Org, user: usize, query: &Query, version: u32) -> Result<QueryResult, QueryError> {
-    if query.object.eq_ignore_ascii_case("UserPermissionAccess") {
-        return user_permission_access(org, user, query);
-    }
-    let object = org.schema.object(&query.object).ok_or_else(|| QueryError {
+/// A query resolved against the schema for one user: the object and every field path it uses.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub object: usize,
+    paths: Vec<(String, Path)>,
+    select: Vec<Path>,
+}
+
+/// Which records a query sees: `query` sees live records, `queryAll` also the recycle bin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Live,
+    All,
+}
+
+fn unsupported_type(name: &str) -> QueryError {
+    QueryError {
         code: "INVALID_TYPE",
         message: format!(
-            "sObject type '{}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name.",
-            query.object
+            "sObject type '{name}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name."
         ),
-    })?;
+    }
+}
+
+/// Resolves the object and every path of a query (FLS applies: hidden fields do not exist).
+pub fn prepare(org: &Org, user: usize, query: &Query) -> Result<Prepared, QueryError> {
+    let object = org
+        .schema
+        .object(&query.object)
+        .ok_or_else(|| unsupported_type(&query.object))?;
     let mut names: Vec<String> = query.fields.clone();
     if let Some(f) = &query.filter {
         collect_paths(f, &mut names);
@@ -611,16 +629,61 @@ pub fn run(org: &Org, user: usize, query: &Query, version: u32) -> Result<QueryR
             paths.push((name, p));
         }
     }
-    let keep = |r: &&Record| {
-        query
-            .filter
-            .as_ref()
-            .is_none_or(|f| eval(org, r, f, &paths))
-    };
+    let select = query
+        .fields
+        .iter()
+        .filter_map(|n| paths.iter().find(|(m, _)| m == n).map(|(_, p)| p.clone()))
+        .collect();
+    Ok(Prepared {
+        object,
+        paths,
+        select,
+    })
+}
+
+/// Runs a parsed query for a user in the given scope.
+pub fn run_in(
+    org: &Org,
+    user: usize,
+    query: &Query,
+    version: u32,
+    scope: Scope,
+) -> Result<QueryResult, QueryError> {
+    if query.object.eq_ignore_ascii_case("UserPermissionAccess") {
+        return user_permission_access(org, user, query);
+    }
+    let prepared = prepare(org, user, query)?;
+    let selected = matching(org, &prepared, query, scope);
+    if query.count {
+        return Ok(QueryResult {
+            total: selected.len(),
+            rows: Vec::new(),
+        });
+    }
+    let rows: Vec<serde_json::Value> = selected
+        .into_iter()
+        .map(|r| render_row(org, prepared.object, r, &prepared.select, version))
+        .collect();
+    Ok(QueryResult {
+        total: rows.len(),
+        rows,
+    })
+}
+
+/// The records a prepared query selects, filtered, ordered, offset and limited.
+pub fn matching<'a>(
+    org: &'a Org,
+    prepared: &Prepared,
+    query: &Query,
+    scope: Scope,
+) -> Vec<&'a Record> {
+    let object = prepared.object;
+    let paths = &prepared.paths;
+    let keep = |r: &&Record| query.filter.as_ref().is_none_or(|f| eval(org, r, f, paths));
     let indexed = query
         .filter
         .as_ref()
-        .and_then(|f| indexed_candidates(org, object, f, &paths));
+        .and_then(|f| indexed_candidates(org, object, f, paths));
     let mut matched: Vec<&Record> = match indexed {
         Some(ids) => ids
             .iter()
@@ -629,52 +692,96 @@ pub fn run(org: &Org, user: usize, query: &Query, version: u32) -> Result<QueryR
             .collect(),
         None => org.tables[object].iter().filter(keep).collect(),
     };
-    if !query.order.is_empty() {
-        let find = |name: &str| {
-            paths
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, p)| p.clone())
-        };
-        let keys: Vec<(Path, bool, bool)> = query
-            .order
-            .iter()
-            .filter_map(|(n, desc, nulls_last)| find(n).map(|p| (p, *desc, *nulls_last)))
-            .collect();
-        matched.sort_by(|a, b| {
-            for (p, desc, nulls_last) in &keys {
-                let ord = order_values(follow(org, a, p), follow(org, b, p), *nulls_last);
-                let ord = if *desc { ord.reverse() } else { ord };
-                if ord != Ordering::Equal {
-                    return ord;
-                }
-            }
-            Ordering::Equal
-        });
+    if scope == Scope::All {
+        matched.extend(recycle_bin(org, object).filter(keep));
     }
+    sort_records(org, prepared, query, &mut matched);
     let offset = query.offset.unwrap_or(0);
-    let selected = matched
+    matched
         .into_iter()
         .skip(offset)
-        .take(query.limit.unwrap_or(usize::MAX));
-    if query.count {
-        return Ok(QueryResult {
-            total: selected.count(),
-            rows: Vec::new(),
-        });
+        .take(query.limit.unwrap_or(usize::MAX))
+        .collect()
+}
+
+/// The soft-deleted records of an object still in the recycle bin (deleted < 15 days ago).
+pub fn recycle_bin(org: &Org, object: usize) -> impl Iterator<Item = &Record> {
+    let cutoff = org.clock_ms() - RECYCLE_BIN_MS;
+    org.tables[object]
+        .binned()
+        .filter(move |b| b.deleted_ms >= cutoff)
+        .filter_map(|b| b.record.as_ref())
+}
+
+fn sort_records(org: &Org, prepared: &Prepared, query: &Query, matched: &mut [&Record]) {
+    if query.order.is_empty() {
+        return;
     }
-    let select: Vec<(String, Path)> = query
-        .fields
+    let find = |name: &str| {
+        prepared
+            .paths
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| p.clone())
+    };
+    let keys: Vec<(Path, bool, bool)> = query
+        .order
         .iter()
-        .filter_map(|n| paths.iter().find(|(m, _)| m == n).cloned())
+        .filter_map(|(n, desc, nulls_last)| find(n).map(|p| (p, *desc, *nulls_last)))
         .collect();
-    let rows: Vec<serde_json::Value> = selected
-        .map(|r| render_row(org, object, r, &select, version))
-        .collect();
-    Ok(QueryResult {
-        total: rows.len(),
-        rows,
-    })
+    matched.sort_by(|a, b| {
+        for (p, desc, nulls_last) in &keys {
+            let ord = order_values(follow(org, a, p), follow(org, b, p), *nulls_last);
+            let ord = if *desc { ord.reverse() } else { ord };
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        Ordering::Equal
+    });
+}
+
+impl Prepared {
+    /// Column names of the selected fields as Bulk query results spell them: the API names,
+    /// with relationship names for parent fields (`Rel__r.Field__c`).
+    pub fn column_names(&self, org: &Org) -> Vec<String> {
+        self.select
+            .iter()
+            .map(|p| {
+                let last = p.hops.len().saturating_sub(1);
+                p.hops
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(o, f))| {
+                        let def = &org.schema.objects[o].fields[f];
+                        if i < last {
+                            def.relationship_name.clone().unwrap_or_default()
+                        } else {
+                            def.name.clone()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(".")
+            })
+            .collect()
+    }
+
+    /// The selected values of a record as CSV cells; a null is an empty cell.
+    pub fn csv_cells(&self, org: &Org, record: &Record) -> Vec<String> {
+        self.select
+            .iter()
+            .map(|p| follow(org, record, p).map(csv_text).unwrap_or_default())
+            .collect()
+    }
+}
+
+fn csv_text(v: Value) -> String {
+    match v {
+        Value::Text(s) => s.into_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Ref(id) => id.to_string(),
+        Value::Number(_) => v.to_json().to_string(),
+    }
 }
 
 /// Records that can possibly match, found through the id or an external-id index when the
@@ -768,7 +875,7 @@ fn render_row(
     org: &Org,
     object: usize,
     record: &Record,
-    select: &[(String, Path)],
+    select: &[Path],
     version: u32,
 ) -> serde_json::Value {
     let def = &org.schema.objects[object];
@@ -777,7 +884,7 @@ fn render_row(
         "attributes".into(),
         attributes(&def.name, &record.id, version),
     );
-    for (_, path) in select {
+    for path in select {
         insert_path(org, &mut row, record, &path.hops, version);
     }
     serde_json::Value::Object(row)

@@ -10,9 +10,9 @@ use std::hash::{Hash, Hasher};
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
 use super::ids::SfId;
-use super::org::{FieldAccess, Org, blank_record, now_ms};
+use super::org::{FieldAccess, Org, blank_record};
 use super::schema::{FieldDef, FieldType};
-use super::store::Value;
+use super::store::{DeleteMode, Value};
 
 /// Master-detail cascade stops after this many children per parent, leaving the rest orphaned
 /// (zuora360-sync.md §7: "avoid surpassing 10,000 child records within a master-detail
@@ -214,7 +214,7 @@ pub fn write_record(
     if let Some((field, value)) = upsert_value {
         changes.push((field, Some(Value::Text(value.into()))));
     }
-    let now = now_ms();
+    let now = org.clock_ms();
     let created = existing.is_none();
     let mut record = match existing {
         Some(id) => match org.tables[object].get(&id) {
@@ -554,31 +554,50 @@ pub fn parse_datetime(s: &str) -> Option<NaiveDateTime> {
         .and_then(|d| d.and_hms_opt(0, 0, 0))
 }
 
-/// Deletes records, cascading to master-detail children and clearing lookups that pointed at
-/// them. Returns one result per id, in order.
+/// Deletes records into the recycle bin, cascading to master-detail children and clearing
+/// lookups that pointed at them. Returns one result per id, in order.
 pub fn delete_records(
     org: &mut Org,
     object: usize,
     ids: &[SfId],
 ) -> Vec<Result<SfId, RecordError>> {
+    delete_with(org, object, ids, DeleteMode::Soft)
+}
+
+/// Like [`delete_records`], but the records skip the recycle bin (Bulk `hardDelete`).
+pub fn hard_delete_records(
+    org: &mut Org,
+    object: usize,
+    ids: &[SfId],
+) -> Vec<Result<SfId, RecordError>> {
+    delete_with(org, object, ids, DeleteMode::Hard)
+}
+
+fn delete_with(
+    org: &mut Org,
+    object: usize,
+    ids: &[SfId],
+    mode: DeleteMode,
+) -> Vec<Result<SfId, RecordError>> {
+    let at = org.clock_ms();
     let mut results = Vec::with_capacity(ids.len());
     let mut removed = HashSet::new();
     for id in ids {
         let outcome = check_row_lock(org, id.as_str())
             .and_then(|()| find_existing(org, object, id))
             .inspect(|id| {
-                org.tables[object].remove(id);
+                org.tables[object].remove(id, at, mode);
                 removed.insert(*id);
             });
         results.push(outcome);
     }
     if !removed.is_empty() {
-        cascade(org, object, removed);
+        cascade(org, object, removed, at, mode);
     }
     results
 }
 
-fn cascade(org: &mut Org, object: usize, removed: HashSet<SfId>) {
+fn cascade(org: &mut Org, object: usize, removed: HashSet<SfId>, at: i64, mode: DeleteMode) {
     let mut queue = vec![(object, removed)];
     while let Some((parent_obj, parents)) = queue.pop() {
         let parent_name = org.schema.objects[parent_obj].name.clone();
@@ -595,20 +614,32 @@ fn cascade(org: &mut Org, object: usize, removed: HashSet<SfId>) {
                 if master_detail {
                     let doomed = limit_per_parent(children);
                     for id in &doomed {
-                        org.tables[child_obj].remove(id);
+                        org.tables[child_obj].remove(id, at, mode);
                     }
                     if !doomed.is_empty() {
                         queue.push((child_obj, doomed.into_iter().collect()));
                     }
                 } else {
-                    for (id, _) in children {
-                        if let Some(mut r) = org.tables[child_obj].get(&id).cloned() {
-                            r.set(field, None);
-                            org.tables[child_obj].replace(r);
-                        }
-                    }
+                    clear_lookups(org, child_obj, field, children, at);
                 }
             }
+        }
+    }
+}
+
+/// Clears a lookup that pointed at deleted parents; the children's SystemModstamp moves.
+fn clear_lookups(
+    org: &mut Org,
+    child_obj: usize,
+    field: usize,
+    children: Vec<(SfId, SfId)>,
+    at: i64,
+) {
+    for (id, _) in children {
+        if let Some(mut r) = org.tables[child_obj].get(&id).cloned() {
+            r.set(field, None);
+            r.modified_ms = at;
+            org.tables[child_obj].replace(r);
         }
     }
 }

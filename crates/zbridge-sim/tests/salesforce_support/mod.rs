@@ -167,9 +167,18 @@ impl Rest {
     }
 
     pub async fn query(&self, soql: &str) -> (u16, serde_json::Value) {
+        self.soql("/query", soql).await
+    }
+
+    /// `GET …/queryAll?q=`.
+    pub async fn query_all(&self, soql: &str) -> (u16, serde_json::Value) {
+        self.soql("/queryAll", soql).await
+    }
+
+    async fn soql(&self, resource: &str, soql: &str) -> (u16, serde_json::Value) {
         let resp = self
             .http
-            .get(self.url("/query"))
+            .get(self.url(resource))
             .query(&[("q", soql)])
             .bearer_auth(&self.token)
             .send()
@@ -205,8 +214,13 @@ impl Rest {
     }
 
     pub async fn wait_job(&self, id: &str) -> serde_json::Value {
-        for _ in 0..400 {
-            let (_, info) = self.get(&format!("/jobs/ingest/{id}")).await;
+        self.wait_terminal(&format!("/jobs/ingest/{id}")).await
+    }
+
+    /// Polls a job resource until its state is terminal.
+    async fn wait_terminal(&self, path: &str) -> serde_json::Value {
+        for _ in 0..800 {
+            let (_, info) = self.get(path).await;
             if matches!(
                 info["state"].as_str(),
                 Some("JobComplete" | "Failed" | "Aborted")
@@ -215,7 +229,7 @@ impl Rest {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("job {id} did not finish");
+        panic!("{path} did not finish");
     }
 
     pub async fn text(&self, path: &str) -> (u16, String) {
@@ -238,4 +252,82 @@ pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
         .records()
         .map(|r| r.unwrap().iter().map(str::to_string).collect())
         .collect()
+}
+
+impl Rest {
+    /// Waits until a Bulk query job reaches a terminal state.
+    pub async fn wait_query_job(&self, id: &str) -> serde_json::Value {
+        self.wait_terminal(&format!("/jobs/query/{id}")).await
+    }
+
+    /// Creates a Bulk query job and waits for it; returns the job id and its final info.
+    pub async fn bulk_query(&self, spec: serde_json::Value) -> (String, serde_json::Value) {
+        let (s, job) = self.post("/jobs/query", spec).await;
+        assert_eq!(s, 200, "{job}");
+        let id = job["id"].as_str().unwrap().to_string();
+        let info = self.wait_query_job(&id).await;
+        (id, info)
+    }
+
+    /// `GET …/jobs/query/{id}/results` with query parameters: status, the two Sforce headers
+    /// (`Sforce-Locator`, `Sforce-NumberOfRecords`) and the body.
+    pub async fn query_results(
+        &self,
+        id: &str,
+        params: &[(&str, &str)],
+    ) -> (u16, Option<String>, Option<String>, String) {
+        let resp = self
+            .http
+            .get(self.url(&format!("/jobs/query/{id}/results")))
+            .query(params)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let (locator, count) = (header("sforce-locator"), header("sforce-numberofrecords"));
+        (
+            resp.status().as_u16(),
+            locator,
+            count,
+            resp.text().await.unwrap(),
+        )
+    }
+}
+
+/// Moves the org clock forward through the control API.
+pub async fn advance_clock(sim: &RunningSalesforceSim, seconds: i64) {
+    let resp = client()
+        .post(format!("{}/sim/clock/advance", sim.login_url()))
+        .json(&serde_json::json!({ "seconds": seconds }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+}
+
+/// Upserts a payment (`Zuora__EXT_ID__c` = `ext`) with `children` PaymentInvoice records under it
+/// (master-detail, linked by the payment's external id); returns the payment's id.
+pub async fn payment_with_invoices(rest: &Rest, ext: &str, children: usize) -> String {
+    let (_, payment) = rest
+        .patch(
+            &format!("/sobjects/Zuora__Payment__c/Zuora__EXT_ID__c/{ext}"),
+            serde_json::json!({"Zuora__Amount__c": 10}),
+        )
+        .await;
+    for i in 0..children {
+        let (s, r) = rest
+            .patch(
+                &format!("/sobjects/Zuora__PaymentInvoice__c/Zuora__EXT_ID__c/{ext}-i{i}"),
+                serde_json::json!({"Zuora__Payment__r": {"Zuora__EXT_ID__c": ext}}),
+            )
+            .await;
+        assert_eq!(s, 201, "{r}");
+    }
+    payment["id"].as_str().unwrap().to_string()
 }
