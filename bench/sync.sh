@@ -25,7 +25,9 @@ stop_sims() {
 trap 'stop_sims; rm -rf "$work"' EXIT
 
 rows_file="$work/rows.md"
+verify_file="$work/verify.md"
 : >"$rows_file"
+: >"$verify_file"
 for accounts in $sizes; do
   "$target_dir/release/examples/salesforce_sim" --seed "$seed" --accounts "$accounts" \
     >"$work/sf.json" 2>"$work/sf.log" &
@@ -58,6 +60,13 @@ for label, run in (("full", r["full"]), ("1% incremental", r["incremental"])):
           f"| {run['bulkJobs']:,} ({run['bulkJobs'] * per_million:,.0f}) "
           f"| {run['peakRssMib']:.0f} | {sim_rss_kb / 1024:,.0f} | {load} |")
 PY
+  python3 - "$work/result.json" "$(load1)" <<'PY' | tee -a "$verify_file" >&2
+import json, sys
+r = json.load(open(sys.argv[1]))
+v = r["verify"]
+print(f"| {r['accounts']:,} | {v['records']:,} | {v['inScope']:,} | {'yes' if v['drifted'] else 'no'} "
+      f"| {v['seconds']:.1f} | {v['records'] / v['seconds']:,.0f} | {v['apiCalls']:,} | {v['peakRssMib']:.0f} | {sys.argv[2]} |")
+PY
   stop_sims
 done
 
@@ -74,6 +83,13 @@ done
   echo "| Accounts | Run | Status | Rows read | Records | Seconds | Records/s | API calls (per 1M records) | Bulk jobs (per 1M records) | Peak RSS (MB) | Simulators' RSS (MB) | Load |"
   echo "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   cat "$rows_file"
+  echo
+  echo "\`zbridge sync verify\` right after the full sync (every object read from both sides; the"
+  echo "peak RSS is the verify's own, measured from a reset of the process's peak):"
+  echo
+  echo "| Accounts | Org records | In scope | Drifted | Seconds | Records/s | API calls | Peak RSS (MB) | Load |"
+  echo "|---:|---:|---:|---|---:|---:|---:|---:|---:|"
+  cat "$verify_file"
 } >"$work/table.md"
 cat "$work/table.md"
 cat "$work/table.md" >>BENCHMARKS.md

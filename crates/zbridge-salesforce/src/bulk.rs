@@ -42,15 +42,15 @@ pub struct BulkOutcome {
 }
 
 #[derive(Deserialize)]
-struct JobInfo {
-    id: String,
-    state: String,
+pub(crate) struct JobInfo {
+    pub(crate) id: String,
+    pub(crate) state: String,
     #[serde(rename = "numberRecordsProcessed", default)]
-    processed: u64,
+    pub(crate) processed: u64,
     #[serde(rename = "numberRecordsFailed", default)]
     failed: u64,
     #[serde(rename = "errorMessage")]
-    error_message: Option<String>,
+    pub(crate) error_message: Option<String>,
 }
 
 struct JobSpec<'a> {
@@ -375,11 +375,21 @@ impl SalesforceClient {
     }
 
     async fn poll_job(&self, auth: &Authenticator, id: &str) -> Result<JobInfo> {
+        self.poll_bulk_job(auth, "jobs/ingest", id).await
+    }
+
+    /// Polls a Bulk job (`jobs/ingest` or `jobs/query`) with backoff until it ends.
+    pub(crate) async fn poll_bulk_job(
+        &self,
+        auth: &Authenticator,
+        kind: &str,
+        id: &str,
+    ) -> Result<JobInfo> {
         let started = tokio::time::Instant::now();
         let mut pause = self.options().bulk_poll_initial;
         loop {
             let info: JobInfo = self
-                .call(auth, &ApiRequest::get(format!("jobs/ingest/{id}")))
+                .call(auth, &ApiRequest::get(format!("{kind}/{id}")))
                 .await?
                 .json()?;
             match info.state.as_str() {

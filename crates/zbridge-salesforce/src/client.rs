@@ -120,6 +120,8 @@ impl ApiRequest {
 #[derive(Debug)]
 pub(crate) struct ApiResponse {
     pub body: Bytes,
+    /// The response headers (Bulk query results page with `Sforce-Locator`).
+    pub headers: reqwest::header::HeaderMap,
 }
 
 impl ApiResponse {
@@ -289,6 +291,7 @@ impl SalesforceClient {
             {
                 self.limits.observe(info);
             }
+            let headers = response.headers().clone();
             let body = response
                 .bytes()
                 .await
@@ -298,7 +301,7 @@ impl SalesforceClient {
                 })?;
             tracing::trace!(status, bytes = body.len(), "Salesforce response");
             if (200..300).contains(&status) {
-                return Ok(ApiResponse { body });
+                return Ok(ApiResponse { body, headers });
             }
             let (code, message) = error_of(&body, status);
             let retryable = matches!(status, 420 | 429 | 500 | 502 | 503 | 504)

@@ -8,6 +8,7 @@
 //! logs or errors: URLs are logged through [`redact::scrub_url`] and headers never.
 
 pub mod bulk;
+pub mod bulk_query;
 pub mod client;
 pub mod collections;
 pub mod credentials;

@@ -31,6 +31,11 @@ use zbridge_zuora::{TokenCache, ZuoraClient};
 
 type Error = Box<dyn std::error::Error>;
 
+/// Resets the peak RSS to the current RSS (Linux ≥ 4.0), so the next peak is one step's.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -365,6 +370,33 @@ async fn main() -> Result<(), Error> {
         sims.api_used().await? - calls,
     );
 
+    // `sync verify` right after the full sync: every object read from both sides.
+    reset_peak_rss();
+    let calls = sims.api_used().await?;
+    let t = Instant::now();
+    let verified = engine
+        .verify(&zbridge_sync::engine::VerifyRequest {
+            profile: "Bench".into(),
+            ..Default::default()
+        })
+        .await?;
+    let seconds = t.elapsed().as_secs_f64();
+    let in_org: u64 = verified.objects.iter().map(|o| o.in_org).sum();
+    let verify = json!({
+        "seconds": seconds,
+        "records": in_org,
+        "inScope": verified.objects.iter().map(|o| o.in_scope).sum::<u64>(),
+        "drifted": verified.drifted(),
+        "apiCalls": sims.api_used().await? - calls,
+        "peakRssMib": peak_rss_mib(),
+    });
+    println!(
+        "verify: {in_org} org records against Zuora in {seconds:.1}s ({:.0} records/s); drifted: {}; peak RSS {:.0} MiB",
+        in_org as f64 / seconds.max(1e-9),
+        verified.drifted(),
+        peak_rss_mib()
+    );
+
     let changes = (accounts / 100).max(1);
     for object in [
         "Account",
@@ -396,6 +428,7 @@ async fn main() -> Result<(), Error> {
             "inProcess": sims.in_process(),
             "options": options,
             "full": full,
+            "verify": verify,
             "incremental": incremental,
         })
     );

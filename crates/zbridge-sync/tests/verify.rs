@@ -32,6 +32,18 @@ async fn verify_finds_drift_on_either_side_and_a_repair_removes_it() {
     assert!(!clean.drifted(), "{:#?}", clean.objects);
     let accounts = object(&clean, "Account");
     assert!(accounts.in_scope > 10 && accounts.in_scope == accounts.in_org);
+    // Read through Bulk API 2.0 query jobs (as large objects are), the org compares the same.
+    let through_bulk = env
+        .engine
+        .verify(&VerifyRequest {
+            profile: common::PROFILE.into(),
+            bulk_query_from: Some(0),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(!through_bulk.drifted(), "{:#?}", through_bulk.objects);
+    assert_eq!(through_bulk.objects, clean.objects);
 
     // Zuora changes that no run has carried yet: stale accounts, an extra payment.
     let changed = env.zuora.mutate(0, "Account", 2, Update).unwrap();

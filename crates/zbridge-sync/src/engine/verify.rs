@@ -30,6 +30,13 @@ use crate::options::SyncOptions;
 /// Zuora rows planned per batch (joined rows are read per batch).
 const VERIFY_BATCH: usize = 2_000;
 
+/// Objects with at least this many records in scope are read from the org through a Bulk API
+/// 2.0 query job (a few calls a million records); smaller ones through SOQL pages of 2,000.
+const BULK_QUERY_FROM: u64 = 10_000;
+
+/// Rows per page of a Bulk query's results.
+const BULK_QUERY_PAGE: u64 = 50_000;
+
 /// What to verify.
 #[derive(Debug, Clone, Default)]
 pub struct VerifyRequest {
@@ -39,6 +46,9 @@ pub struct VerifyRequest {
     pub objects: Vec<String>,
     /// Writes `<object>.csv` there: one line per drifted record.
     pub csv_dir: Option<PathBuf>,
+    /// Records in scope from which an object is read through a Bulk API 2.0 query job
+    /// (10,000 when `None`).
+    pub bulk_query_from: Option<u64>,
 }
 
 /// How many records of one object differ in one field.
@@ -138,10 +148,10 @@ struct Expected {
 /// The text a value compares as, or `None` for no value. Salesforce keeps an empty text as
 /// null and an unset checkbox as false; numbers compare by value, instants in UTC.
 fn canonical(kind: FieldType, value: &Json) -> Option<String> {
+    let empty = matches!(value, Json::Null) || value.as_str().is_some_and(str::is_empty);
     match (kind, value) {
-        (FieldType::Bool, Json::Null) => Some("false".into()),
-        (_, Json::Null) => None,
-        (_, Json::String(s)) if s.is_empty() => None,
+        (FieldType::Bool, _) if empty => Some("false".into()),
+        _ if empty => None,
         (_, Json::Bool(b)) => Some(b.to_string()),
         (_, Json::Number(n)) => n.as_f64().map(|f| f.to_string()),
         (FieldType::Number | FieldType::Integer, Json::String(s)) => {
@@ -164,8 +174,12 @@ fn digest(kind: FieldType, value: &Json) -> u32 {
     hasher.finish() as u32
 }
 
-/// A field of an org record by its path (`Rel__r.Ext__c` is a nested object).
+/// A field of an org record by its path: `Rel__r.Ext__c` is a nested object in REST query
+/// records, a flat column in Bulk query results.
 fn field_at<'a>(record: &'a Json, path: &str) -> &'a Json {
+    if let Some(flat) = record.get(path) {
+        return flat;
+    }
     path.split('.')
         .try_fold(record, |v, part| v.get(part))
         .unwrap_or(&Json::Null)
@@ -280,8 +294,9 @@ impl Engine {
                     is_parent.then(|| scopes.entry(object.name.clone()).or_default()),
                 )
                 .await?;
+            let bulk = expected.len() as u64 >= request.bulk_query_from.unwrap_or(BULK_QUERY_FROM);
             let mut drift = self
-                .compare_with_org(object, expected, request.csv_dir.as_ref())
+                .compare_with_org(object, expected, bulk, request.csv_dir.as_ref())
                 .await?;
             drift.in_scope = in_scope;
             drift.failing = failing;
@@ -389,6 +404,7 @@ impl Engine {
         &self,
         object: &ObjectMap,
         mut expected: HashMap<Box<str>, Expected>,
+        bulk: bool,
         csv_dir: Option<&PathBuf>,
     ) -> Result<ObjectDrift, SyncError> {
         let fields = compared_fields(object);
@@ -409,49 +425,54 @@ impl Engine {
         let mut by_field: BTreeMap<String, u64> = BTreeMap::new();
         let mut seen_extra: HashSet<String> = HashSet::new();
         let mut lines: Vec<(String, &'static str, Vec<&str>)> = Vec::new();
-        self.salesforce
-            .query_pages(&soql, |page| {
-                for record in page {
-                    drift.in_org += 1;
-                    let id = field_at(&record, &object.key)
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string();
-                    let Some(want) = expected.get_mut(id.as_str()) else {
-                        if seen_extra.insert(id.clone()) {
-                            drift.extra += 1;
-                            drift.remove.push(id.clone());
-                            lines.push((id, "extra", Vec::new()));
-                        } else {
-                            drift.duplicated += 1;
-                            lines.push((id, "duplicated", Vec::new()));
-                        }
-                        continue;
-                    };
-                    if want.seen {
+        let on_page = |page: Vec<Json>| {
+            for record in page {
+                drift.in_org += 1;
+                let id = field_at(&record, &object.key)
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let Some(want) = expected.get_mut(id.as_str()) else {
+                    if seen_extra.insert(id.clone()) {
+                        drift.extra += 1;
+                        drift.remove.push(id.clone());
+                        lines.push((id, "extra", Vec::new()));
+                    } else {
                         drift.duplicated += 1;
                         lines.push((id, "duplicated", Vec::new()));
-                        continue;
                     }
-                    want.seen = true;
-                    let differing: Vec<&str> = fields
-                        .iter()
-                        .zip(want.fields.iter())
-                        .filter(|((name, kind), d)| digest(*kind, field_at(&record, name)) != **d)
-                        .map(|((name, _), _)| name.as_str())
-                        .collect();
-                    if !differing.is_empty() {
-                        drift.stale += 1;
-                        for f in &differing {
-                            *by_field.entry((*f).to_string()).or_default() += 1;
-                        }
-                        drift.resend.push(id.clone());
-                        lines.push((id, "stale", differing));
-                    }
+                    continue;
+                };
+                if want.seen {
+                    drift.duplicated += 1;
+                    lines.push((id, "duplicated", Vec::new()));
+                    continue;
                 }
-                Ok(())
-            })
-            .await?;
+                want.seen = true;
+                let differing: Vec<&str> = fields
+                    .iter()
+                    .zip(want.fields.iter())
+                    .filter(|((name, kind), d)| digest(*kind, field_at(&record, name)) != **d)
+                    .map(|((name, _), _)| name.as_str())
+                    .collect();
+                if !differing.is_empty() {
+                    drift.stale += 1;
+                    for f in &differing {
+                        *by_field.entry((*f).to_string()).or_default() += 1;
+                    }
+                    drift.resend.push(id.clone());
+                    lines.push((id, "stale", differing));
+                }
+            }
+            Ok(())
+        };
+        if bulk {
+            self.salesforce
+                .bulk_query_pages(&soql, BULK_QUERY_PAGE, on_page)
+                .await?;
+        } else {
+            self.salesforce.query_pages(&soql, on_page).await?;
+        }
         for (id, kind, differing) in &lines {
             csv.line(id, kind, differing)?;
         }
@@ -489,6 +510,8 @@ mod tests {
         let same = |kind, a: Json, b: Json| digest(kind, &a) == digest(kind, &b);
         assert!(same(FieldType::Text, json!(""), Json::Null));
         assert!(same(FieldType::Bool, Json::Null, json!(false)));
+        assert!(same(FieldType::Bool, json!(""), json!("false")));
+        assert!(same(FieldType::Bool, json!(true), json!("true")));
         assert!(!same(FieldType::Bool, json!(true), json!(false)));
         assert!(same(FieldType::Number, json!(12.5), json!(12.50)));
         assert!(same(FieldType::Number, json!(100), json!("100.00")));
@@ -510,6 +533,11 @@ mod tests {
             &json!("S1")
         );
         assert_eq!(field_at(&record, "Name"), &json!("x"));
+        let flat = json!({"Zuora__Subscription__r.Zuora__External_Id__c": "S2"});
+        assert_eq!(
+            field_at(&flat, "Zuora__Subscription__r.Zuora__External_Id__c"),
+            &json!("S2")
+        );
         assert_eq!(field_at(&record, "Missing__r.X"), &Json::Null);
         let cleared = json!({"Zuora__Subscription__r": null});
         assert_eq!(

@@ -133,6 +133,7 @@ pub async fn verify(
         profile: p.name.clone(),
         objects: split_list(objects),
         csv_dir: csv_dir.clone(),
+        ..VerifyRequest::default()
     };
     let before = engine.verify(&request).await?;
     if !repair || !before.drifted() {

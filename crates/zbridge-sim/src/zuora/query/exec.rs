@@ -5,7 +5,7 @@
 //! result costs a few bytes per row in memory.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::parse::{CmpOp, Dialect, Expr, ParseError, Select, SelectItem, Statement};
 use crate::zuora::format::{ZoqlDateTimeLiteral, classify_zoql_datetime, parse_sql_timestamp};
@@ -138,9 +138,47 @@ enum B {
     Or(Box<B>, Box<B>),
     Not(Box<B>),
     IsNull(Box<B>, bool),
-    In(Box<B>, Vec<Value<'static>>, bool),
+    In(Box<B>, InList, bool),
     Like(Box<B>, String, bool),
     True,
+}
+
+/// The literals of an `IN (…)`, with the ids among them hashed: a reference column tested
+/// against thousands of ids (`AccountId IN (…)`) is one lookup a row, not one comparison an
+/// item.
+#[derive(Debug, Clone)]
+struct InList {
+    values: Vec<Value<'static>>,
+    ids: HashSet<(Kind, Row)>,
+    all_ids: bool,
+}
+
+impl InList {
+    fn new(values: Vec<Value<'static>>) -> InList {
+        let ids = values
+            .iter()
+            .filter_map(|v| match v {
+                Value::Id(k, r) => Some((*k, *r)),
+                _ => None,
+            })
+            .collect();
+        let all_ids = values.iter().all(|v| matches!(v, Value::Id(..)));
+        InList {
+            values,
+            ids,
+            all_ids,
+        }
+    }
+
+    fn contains(&self, v: &Value<'_>) -> bool {
+        match v {
+            Value::Id(k, r) if self.all_ids => self.ids.contains(&(*k, *r)),
+            _ => self
+                .values
+                .iter()
+                .any(|item| compare(v, item) == Some(Ordering::Equal)),
+        }
+    }
 }
 
 /// A statement bound to the catalogue, ready to run.
@@ -692,7 +730,7 @@ impl Binder<'_> {
                         None => values.push(v),
                     }
                 }
-                B::In(Box::new(target), values, *neg)
+                B::In(Box::new(target), InList::new(values), *neg)
             }
             Expr::Like(a, pattern, neg) => B::Like(Box::new(self.value(a)?), pattern.clone(), *neg),
             Expr::Bool(true) => B::True,
@@ -960,7 +998,7 @@ impl Plan {
             _ => None,
         };
         match b {
-            B::In(x, list, false) if is_base_id(x) => list.iter().map(row_of).collect(),
+            B::In(x, list, false) if is_base_id(x) => list.values.iter().map(row_of).collect(),
             B::Cmp(CmpOp::Eq, x, v, _) if is_base_id(x) => match &**v {
                 B::Lit(v) => row_of(v).map(|r| vec![r]),
                 _ => None,
@@ -1167,10 +1205,7 @@ fn truth(b: &B, store: &Store, slots: &[Slot], tuple: &[Row]) -> Option<bool> {
             if v.is_null() {
                 return None;
             }
-            let found = list
-                .iter()
-                .any(|item| compare(&v, item) == Some(Ordering::Equal));
-            Some(found != *neg)
+            Some(list.contains(&v) != *neg)
         }
         B::Like(x, pattern, neg) => {
             let v = eval(x, store, slots, tuple);
