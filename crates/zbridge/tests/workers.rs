@@ -2,7 +2,7 @@
 //! workers on one PostgreSQL database run each due profile exactly once per tick; a worker
 //! killed with SIGKILL mid-run is taken over once its lease expires and the org converges;
 //! SIGTERM stops a run between batches and releases its lease; `/metrics` speaks the
-//! Prometheus text format.
+//! Prometheus text format and shows each profile's drift from its latest `sync verify`.
 //!
 //! The PostgreSQL tests need `PG_URL` (a fresh database per test, as the store tests); under
 //! CI (`CI` set) a missing `PG_URL` fails them.
@@ -655,7 +655,9 @@ async fn metrics_are_served_in_the_prometheus_text_format() {
         "zbridge_sync_records_upserted_total",
         "zbridge_sync_records_deleted_total",
         "zbridge_sync_records_failed_total",
+        "zbridge_sync_records_skipped_total",
         "zbridge_salesforce_api_calls_total",
+        "zbridge_salesforce_bulk_jobs_total",
         "zbridge_worker_errors_total",
         "zbridge_worker_lease_claims_total",
         "zbridge_worker_lease_renewals_total",
@@ -708,6 +710,146 @@ async fn metrics_are_served_in_the_prometheus_text_format() {
     );
     let (code, log) = worker.stop().await;
     assert_eq!(code, Some(0), "{log}");
+}
+
+/// The `http://…/metrics` address a worker logged.
+fn metrics_url(worker: &Worker) -> String {
+    worker
+        .log()
+        .split_whitespace()
+        .find(|w| w.starts_with("http://") && w.ends_with("/metrics"))
+        .unwrap_or_else(|| panic!("no metrics address in\n{}", worker.log()))
+        .to_string()
+}
+
+/// One scrape, checked for the Prometheus text format (version 0.0.4).
+async fn scrape(http: &reqwest::Client, url: &str) -> String {
+    let response = http.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let kind = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(kind.starts_with("text/plain; version=0.0.4"), "{kind}");
+    response.text().await.unwrap()
+}
+
+/// The drift gauge of one profile, object and kind, if exposed.
+fn drift(samples: &[Sample], profile: &str, object: &str, kind: &str) -> Option<f64> {
+    let want: BTreeMap<String, String> = [("profile", profile), ("object", object), ("kind", kind)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let found: Vec<f64> = samples
+        .iter()
+        .filter(|(n, labels, _)| n == "zbridge_sync_drift_records" && *labels == want)
+        .map(|(_, _, v)| *v)
+        .collect();
+    assert!(found.len() <= 1, "one series per label set: {found:?}");
+    found.first().copied()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_show_the_drift_of_each_profiles_latest_verify() {
+    let w = world(2, None).await;
+    let options = serde_json::json!({"lag_secs": 0});
+    let main = w.profile("Main", options.clone()).await;
+    let other = w.profile("Never verified", options).await;
+    for p in [&main, &other] {
+        w.store.remove_sync_schedule(&p.id).await.unwrap();
+    }
+    let report = |account: [u64; 4], invoice: [u64; 4]| {
+        let entry = |object: &str, target: &str, [missing, extra, duplicated, stale]: [u64; 4]| {
+            serde_json::json!({
+                "object": object, "target": target, "in_scope": 10, "in_org": 10 + extra,
+                "missing": missing, "extra": extra, "duplicated": duplicated, "stale": stale,
+                "failing": 1,
+            })
+        };
+        serde_json::json!([
+            entry("Account", "Zuora__CustomerAccount__c", account),
+            entry("Invoice", "Zuora__ZInvoice__c", invoice),
+        ])
+    };
+    w.store
+        .save_sync_verification(&main.id, true, &report([1, 0, 2, 3], [0, 4, 0, 0]))
+        .await
+        .unwrap();
+    let worker = w.worker(&["--poll-secs", "1", "--metrics-addr", "127.0.0.1:0"]);
+    worker.wait_for("/metrics", Duration::from_secs(15)).await;
+    let (http, url) = (
+        reqwest::Client::builder().no_proxy().build().unwrap(),
+        metrics_url(&worker),
+    );
+
+    let text = scrape(&http, &url).await;
+    let (types, samples) = parse_exposition(&text);
+    assert_eq!(types["zbridge_sync_drift_records"], "gauge", "{text}");
+    assert_eq!(
+        types["zbridge_sync_verified_timestamp_seconds"], "gauge",
+        "{text}"
+    );
+    let expected = [
+        ("Account", [1.0, 0.0, 2.0, 3.0]),
+        ("Invoice", [0.0, 4.0, 0.0, 0.0]),
+    ];
+    for (object, counts) in expected {
+        for (kind, count) in ["missing", "extra", "duplicated", "stale"]
+            .into_iter()
+            .zip(counts)
+        {
+            assert_eq!(
+                drift(&samples, "Main", object, kind),
+                Some(count),
+                "{object} {kind}\n{text}"
+            );
+        }
+    }
+    let drift_series: Vec<&Sample> = samples
+        .iter()
+        .filter(|(n, _, _)| n == "zbridge_sync_drift_records")
+        .collect();
+    assert_eq!(
+        drift_series.len(),
+        8,
+        "4 kinds of 2 objects: {drift_series:#?}"
+    );
+    assert!(
+        !text.contains("Never verified") && !text.contains("failing") && !text.contains("in_org"),
+        "only verified profiles, only the four kinds: {text}"
+    );
+    let stored = w.store.sync_verifications(Some(&main.id)).await.unwrap();
+    let at = stored[0].verified_at.timestamp_millis() as f64 / 1000.0;
+    let shown = value(
+        &samples,
+        "zbridge_sync_verified_timestamp_seconds",
+        Some(("profile", "Main")),
+    );
+    assert!((shown - at).abs() < 0.002, "{shown} != {at}");
+    assert_eq!(
+        value(
+            &samples,
+            "zbridge_worker_errors_total",
+            Some(("kind", "metrics"))
+        ),
+        0.0
+    );
+
+    // Read at each scrape: a newer verify (after a repair) shows at once, without a restart.
+    w.store
+        .save_sync_verification(&main.id, false, &report([0; 4], [0; 4]))
+        .await
+        .unwrap();
+    let text = scrape(&http, &url).await;
+    let (_, samples) = parse_exposition(&text);
+    for object in ["Account", "Invoice"] {
+        for kind in ["missing", "extra", "duplicated", "stale"] {
+            assert_eq!(drift(&samples, "Main", object, kind), Some(0.0), "{text}");
+        }
+    }
+    let (code, log) = worker.stop().await;
+    assert_eq!(code, Some(0), "{log}");
+    assert!(!log.contains("drift counts"), "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,16 +8,22 @@
 //! resumes their runs from the committed checkpoints. SIGTERM or Ctrl-C stops claiming,
 //! lets each run finish its batch in flight, releases the leases and exits 0.
 
-use std::fmt::Write as _;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use prometheus_client::encoding::{EncodeLabelSet, prometheus_text};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use zbridge_store::{ClaimedProfile, LeaseEvent, Store};
+use zbridge_store::{ClaimedProfile, LeaseEvent, Store, SyncVerification};
 use zbridge_sync::RunReport;
 
 use crate::exit::UsageError;
@@ -55,11 +61,12 @@ pub async fn run(args: WorkerArgs, json: bool) -> anyhow::Result<()> {
         .into());
     }
     let store = super::open_store().await?;
+    let metrics = Arc::new(Metrics::new(args.concurrency, Some(store.clone())));
     let worker = Worker {
         id: zbridge_store::this_worker_id().to_string(),
         store,
         ttl: Duration::from_secs(args.lease_secs),
-        metrics: Arc::new(Metrics::new(args.concurrency)),
+        metrics,
         json,
     };
     if let Some(addr) = args.metrics_addr {
@@ -77,7 +84,7 @@ pub async fn run(args: WorkerArgs, json: bool) -> anyhow::Result<()> {
     worker.claim_and_run(&args, &shutdown).await;
     worker.store.close().await;
     worker.log("stopped");
-    if args.once && worker.metrics.errors.claim.load(Ordering::Relaxed) > 0 {
+    if args.once && worker.metrics.errors("claim") > 0 {
         anyhow::bail!("could not look for due profiles (see above); nothing may have run");
     }
     Ok(())
@@ -163,7 +170,7 @@ impl Worker {
         {
             Ok(claims) => claims,
             Err(e) => {
-                self.metrics.errors.claim.fetch_add(1, Ordering::Relaxed);
+                self.metrics.error("claim");
                 self.log(&format!("cannot claim due profiles: {e}"));
                 Vec::new()
             }
@@ -172,7 +179,7 @@ impl Worker {
 
     fn check_ended(&self, ended: Result<(), tokio::task::JoinError>) {
         if let Err(e) = ended {
-            self.metrics.errors.run.fetch_add(1, Ordering::Relaxed);
+            self.metrics.error("run");
             self.log(&format!("a run stopped abnormally: {e}"));
         }
     }
@@ -180,7 +187,7 @@ impl Worker {
     /// Starts a claimed profile's run on a blocking thread (the engine's future is not `Send`,
     /// so it cannot be a task of its own; the thread drives it with this runtime's handle).
     fn start(&self, runs: &mut JoinSet<()>, claim: ClaimedProfile, stop: CancellationToken) {
-        self.metrics.lease_claims.fetch_add(1, Ordering::Relaxed);
+        self.metrics.lease_claims.inc();
         let why = if claim.resume {
             "resuming its interrupted run"
         } else {
@@ -224,20 +231,20 @@ impl LeasedRun {
         } else {
             "schedule"
         };
-        self.metrics.active_runs.fetch_add(1, Ordering::Relaxed);
+        self.metrics.active_runs.inc();
         let keeper = {
             let (metrics, stop, id) = (self.metrics.clone(), stop.clone(), self.id.clone());
             self.store
                 .keep_sync_lease(claim.lease, move |event| match event {
                     LeaseEvent::Renewed(_) => {
-                        metrics.lease_renewals.fetch_add(1, Ordering::Relaxed);
+                        metrics.lease_renewals.inc();
                     }
                     LeaseEvent::RenewFailed(why) => {
-                        metrics.errors.renew.fetch_add(1, Ordering::Relaxed);
+                        metrics.error("renew");
                         eprintln!("worker {id}: lease renewal failed: {why}");
                     }
                     LeaseEvent::Lost(why) => {
-                        metrics.leases_lost.fetch_add(1, Ordering::Relaxed);
+                        metrics.leases_lost.inc();
                         eprintln!("worker {id}: {why}; stopping its run now");
                         stop.cancel();
                     }
@@ -249,7 +256,7 @@ impl LeasedRun {
             Ok(report) => self.report(&name, report, started),
             Err(e) => {
                 self.metrics.count_run("error");
-                self.metrics.errors.run.fetch_add(1, Ordering::Relaxed);
+                self.metrics.error("run");
                 self.log(&format!(
                     "'{name}' could not run: {}",
                     crate::exit::render(e)
@@ -262,13 +269,13 @@ impl LeasedRun {
             Ok(false) if lost => {}
             Ok(false) => self.log(&format!("the lease on '{name}' was gone at the end")),
             Err(e) => {
-                self.metrics.errors.release.fetch_add(1, Ordering::Relaxed);
+                self.metrics.error("release");
                 self.log(&format!(
                     "cannot release the lease on '{name}' (it expires on its own): {e}"
                 ));
             }
         }
-        self.metrics.active_runs.fetch_sub(1, Ordering::Relaxed);
+        self.metrics.active_runs.dec();
     }
 
     fn report(&self, name: &str, report: &RunReport, started: Instant) {
@@ -300,72 +307,196 @@ impl LeasedRun {
     }
 }
 
-/// Worker-level errors by kind.
-#[derive(Debug, Default)]
-struct Errors {
-    claim: AtomicU64,
-    run: AtomicU64,
-    renew: AtomicU64,
-    release: AtomicU64,
-}
-
-/// What `/metrics` shows: counters since the worker started, and gauges.
-#[derive(Debug)]
-struct Metrics {
-    worker_id: String,
-    concurrency: usize,
-    /// Runs by status label, in [`RUN_STATUSES`] order.
-    runs: [AtomicU64; 4],
-    read: AtomicU64,
-    upserted: AtomicU64,
-    deleted: AtomicU64,
-    failed: AtomicU64,
-    skipped: AtomicU64,
-    api_calls: AtomicU64,
-    bulk_jobs: AtomicU64,
-    errors: Errors,
-    lease_claims: AtomicU64,
-    lease_renewals: AtomicU64,
-    leases_lost: AtomicU64,
-    active_runs: AtomicI64,
-}
+/// The `kind` labels of `zbridge_worker_errors_total`.
+const ERROR_KINDS: [&str; 5] = ["claim", "run", "renew", "release", "metrics"];
 
 /// The status labels of `zbridge_sync_runs_total`: the run's stored status, or `error` when
 /// the run could not start (no credentials, the connection is gone, ...).
 const RUN_STATUSES: [&str; 4] = ["finished", "finished_with_errors", "failure", "error"];
 
+/// The `kind` labels of `zbridge_sync_drift_records`: the counts of a `sync verify` report.
+const DRIFT_KINDS: [&str; 4] = ["missing", "extra", "duplicated", "stale"];
+
+/// How long a scrape waits for the drift counts before it answers without them.
+const DRIFT_READ_LIMIT: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabel {
+    status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProfileLabel {
+    profile: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DriftLabels {
+    profile: String,
+    object: String,
+    kind: &'static str,
+}
+
+/// What `/metrics` shows: counters since the worker started and gauges, in a
+/// `prometheus-client` registry (each field shares its value with the registered copy), plus
+/// the drift counts of each profile's latest `sync verify`, read from the store per scrape.
+struct Metrics {
+    worker_id: String,
+    /// Where the drift counts are read from (none: no drift metrics).
+    store: Option<Store>,
+    registry: Registry,
+    runs: Family<StatusLabel, Counter>,
+    read: Counter,
+    upserted: Counter,
+    deleted: Counter,
+    failed: Counter,
+    skipped: Counter,
+    api_calls: Counter,
+    bulk_jobs: Counter,
+    errors: Family<KindLabel, Counter>,
+    lease_claims: Counter,
+    lease_renewals: Counter,
+    leases_lost: Counter,
+    active_runs: Gauge,
+}
+
 impl Metrics {
-    fn new(concurrency: usize) -> Self {
-        Metrics {
-            worker_id: zbridge_store::this_worker_id().to_string(),
-            concurrency,
-            runs: Default::default(),
-            read: AtomicU64::new(0),
-            upserted: AtomicU64::new(0),
-            deleted: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
-            skipped: AtomicU64::new(0),
-            api_calls: AtomicU64::new(0),
-            bulk_jobs: AtomicU64::new(0),
-            errors: Errors::default(),
-            lease_claims: AtomicU64::new(0),
-            lease_renewals: AtomicU64::new(0),
-            leases_lost: AtomicU64::new(0),
-            active_runs: AtomicI64::new(0),
+    fn new(concurrency: usize, store: Option<Store>) -> Self {
+        let worker_id = zbridge_store::this_worker_id().to_string();
+        let m = Metrics {
+            worker_id,
+            store,
+            registry: Registry::default(),
+            runs: Family::default(),
+            read: Counter::default(),
+            upserted: Counter::default(),
+            deleted: Counter::default(),
+            failed: Counter::default(),
+            skipped: Counter::default(),
+            api_calls: Counter::default(),
+            bulk_jobs: Counter::default(),
+            errors: Family::default(),
+            lease_claims: Counter::default(),
+            lease_renewals: Counter::default(),
+            leases_lost: Counter::default(),
+            active_runs: Gauge::default(),
+        };
+        // Every label value is shown from the start, at 0.
+        for status in RUN_STATUSES {
+            m.runs.get_or_create_owned(&StatusLabel { status });
         }
+        for kind in ERROR_KINDS {
+            m.errors.get_or_create_owned(&KindLabel { kind });
+        }
+        let mut registry = Registry::default();
+        // Counters are registered without `_total`: the encoder appends it (and a full stop
+        // to each help text).
+        registry.register(
+            "zbridge_worker",
+            "This worker (always 1), labelled with its id",
+            Info::new(vec![("worker_id".to_string(), m.worker_id.clone())]),
+        );
+        registry.register(
+            "zbridge_sync_runs",
+            "Sync runs this worker ended, by status (error: the run could not start)",
+            m.runs.clone(),
+        );
+        for (name, help, counter) in [
+            (
+                "zbridge_sync_records_read",
+                "Rows read from Zuora by this worker's runs",
+                &m.read,
+            ),
+            (
+                "zbridge_sync_records_upserted",
+                "Records upserted into Salesforce by this worker's runs",
+                &m.upserted,
+            ),
+            (
+                "zbridge_sync_records_deleted",
+                "Records deleted from Salesforce by this worker's runs",
+                &m.deleted,
+            ),
+            (
+                "zbridge_sync_records_failed",
+                "Records that failed in this worker's runs",
+                &m.failed,
+            ),
+            (
+                "zbridge_sync_records_skipped",
+                "Rows out of the sync's scope in this worker's runs",
+                &m.skipped,
+            ),
+            (
+                "zbridge_salesforce_api_calls",
+                "Salesforce API calls made by this worker's runs",
+                &m.api_calls,
+            ),
+            (
+                "zbridge_salesforce_bulk_jobs",
+                "Salesforce Bulk API 2.0 jobs run by this worker's runs",
+                &m.bulk_jobs,
+            ),
+            (
+                "zbridge_worker_lease_claims",
+                "Profiles this worker claimed (each with a lease)",
+                &m.lease_claims,
+            ),
+            (
+                "zbridge_worker_lease_renewals",
+                "Lease renewals that succeeded",
+                &m.lease_renewals,
+            ),
+            (
+                "zbridge_worker_leases_lost",
+                "Leases lost while their run worked (the run was stopped at once)",
+                &m.leases_lost,
+            ),
+        ] {
+            registry.register(name, help, counter.clone());
+        }
+        registry.register(
+            "zbridge_worker_errors",
+            "Worker errors by kind: claim (the database), run (a run could not start or stopped abnormally), renew (a lease renewal failed), release, metrics (the drift counts could not be read for /metrics)",
+            m.errors.clone(),
+        );
+        registry.register(
+            "zbridge_worker_active_runs",
+            "Runs in progress on this worker",
+            m.active_runs.clone(),
+        );
+        registry.register(
+            "zbridge_worker_concurrency",
+            "How many runs this worker runs at once at most (--concurrency)",
+            ConstGauge::new(i64::try_from(concurrency).unwrap_or(i64::MAX)),
+        );
+        Metrics { registry, ..m }
+    }
+
+    fn error(&self, kind: &'static str) {
+        self.errors.get_or_create(&KindLabel { kind }).inc();
+    }
+
+    fn errors(&self, kind: &'static str) -> u64 {
+        self.errors.get_or_create(&KindLabel { kind }).get()
     }
 
     fn count_run(&self, label: &str) {
-        if let Some(i) = RUN_STATUSES.iter().position(|s| *s == label) {
-            self.runs[i].fetch_add(1, Ordering::Relaxed);
+        if let Some(status) = RUN_STATUSES.iter().find(|s| **s == label) {
+            self.runs.get_or_create(&StatusLabel { status }).inc();
         }
     }
 
     fn count_report(&self, report: &RunReport) {
         let label = report.run.status.to_ascii_lowercase().replace(' ', "_");
         self.count_run(&label);
-        let add = |counter: &AtomicU64, value: i64| {
-            counter.fetch_add(u64::try_from(value).unwrap_or(0), Ordering::Relaxed);
+        let add = |counter: &Counter, value: i64| {
+            counter.inc_by(u64::try_from(value).unwrap_or(0));
         };
         for o in &report.objects {
             add(&self.read, o.read);
@@ -378,146 +509,108 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition format (version 0.0.4).
-    fn render(&self) -> String {
+    /// The Prometheus text exposition format (version 0.0.4). The drift counts are read from
+    /// the store now; when that fails the rest is served without them, and the failure is
+    /// logged and counted (`zbridge_worker_errors_total{kind="metrics"}`).
+    async fn render(&self) -> String {
+        let drift = match &self.store {
+            None => None,
+            Some(store) => match tokio::time::timeout(DRIFT_READ_LIMIT, read_drift(store)).await {
+                Ok(Ok(drift)) => Some(drift),
+                Ok(Err(e)) => {
+                    self.drift_failed(&e.to_string());
+                    None
+                }
+                Err(_) => {
+                    self.drift_failed(&format!(
+                        "the store did not answer within {} s",
+                        DRIFT_READ_LIMIT.as_secs()
+                    ));
+                    None
+                }
+            },
+        };
         let mut out = String::new();
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        family(
-            &mut out,
-            "zbridge_worker_info",
-            "gauge",
-            "This worker (always 1), labelled with its id.",
-            &[(
-                format!("worker_id=\"{}\"", escape_label(&self.worker_id)),
-                1,
-            )],
-        );
-        let runs: Vec<(String, u64)> = RUN_STATUSES
-            .iter()
-            .zip(&self.runs)
-            .map(|(status, c)| (format!("status=\"{status}\""), load(c)))
-            .collect();
-        family(
-            &mut out,
-            "zbridge_sync_runs_total",
-            "counter",
-            "Sync runs this worker ended, by status (error: the run could not start).",
-            &runs,
-        );
-        for (name, help, counter) in [
-            (
-                "zbridge_sync_records_read_total",
-                "Rows read from Zuora by this worker's runs.",
-                &self.read,
-            ),
-            (
-                "zbridge_sync_records_upserted_total",
-                "Records upserted into Salesforce by this worker's runs.",
-                &self.upserted,
-            ),
-            (
-                "zbridge_sync_records_deleted_total",
-                "Records deleted from Salesforce by this worker's runs.",
-                &self.deleted,
-            ),
-            (
-                "zbridge_sync_records_failed_total",
-                "Records that failed in this worker's runs.",
-                &self.failed,
-            ),
-            (
-                "zbridge_sync_records_skipped_total",
-                "Rows out of the sync's scope in this worker's runs.",
-                &self.skipped,
-            ),
-            (
-                "zbridge_salesforce_api_calls_total",
-                "Salesforce API calls made by this worker's runs.",
-                &self.api_calls,
-            ),
-            (
-                "zbridge_salesforce_bulk_jobs_total",
-                "Salesforce Bulk API 2.0 jobs run by this worker's runs.",
-                &self.bulk_jobs,
-            ),
-            (
-                "zbridge_worker_lease_claims_total",
-                "Profiles this worker claimed (each with a lease).",
-                &self.lease_claims,
-            ),
-            (
-                "zbridge_worker_lease_renewals_total",
-                "Lease renewals that succeeded.",
-                &self.lease_renewals,
-            ),
-            (
-                "zbridge_worker_leases_lost_total",
-                "Leases lost while their run worked (the run was stopped at once).",
-                &self.leases_lost,
-            ),
-        ] {
-            family(
-                &mut out,
-                name,
-                "counter",
-                help,
-                &[(String::new(), load(counter))],
-            );
+        // Writing to a String cannot fail.
+        let _ = prometheus_text::encode(&mut out, &self.registry);
+        if let Some(drift) = drift {
+            let _ = prometheus_text::encode(&mut out, &drift);
         }
-        let e = &self.errors;
-        let errors: Vec<(String, u64)> = [
-            ("claim", &e.claim),
-            ("run", &e.run),
-            ("renew", &e.renew),
-            ("release", &e.release),
-        ]
-        .into_iter()
-        .map(|(kind, c)| (format!("kind=\"{kind}\""), load(c)))
-        .collect();
-        family(
-            &mut out,
-            "zbridge_worker_errors_total",
-            "counter",
-            "Worker errors by kind: claim (the database), run (a run could not start or stopped abnormally), renew (a lease renewal failed), release.",
-            &errors,
-        );
-        let active = u64::try_from(self.active_runs.load(Ordering::Relaxed)).unwrap_or(0);
-        family(
-            &mut out,
-            "zbridge_worker_active_runs",
-            "gauge",
-            "Runs in progress on this worker.",
-            &[(String::new(), active)],
-        );
-        family(
-            &mut out,
-            "zbridge_worker_concurrency",
-            "gauge",
-            "How many runs this worker runs at once at most (--concurrency).",
-            &[(String::new(), self.concurrency as u64)],
-        );
         out
     }
-}
 
-/// One metric family: its HELP and TYPE lines, then one sample per label set.
-fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, u64)]) {
-    let _ = writeln!(out, "# HELP {name} {}", help.replace('\\', "\\\\"));
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-    for (labels, value) in samples {
-        if labels.is_empty() {
-            let _ = writeln!(out, "{name} {value}");
-        } else {
-            let _ = writeln!(out, "{name}{{{labels}}} {value}");
-        }
+    fn drift_failed(&self, why: &str) {
+        self.error("metrics");
+        eprintln!(
+            "worker {}: /metrics is served without the drift counts: cannot read them: {why}",
+            self.worker_id
+        );
     }
 }
 
-fn escape_label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// The latest `sync verify` of each profile, as drift gauges.
+async fn read_drift(store: &Store) -> Result<Registry, zbridge_store::StoreError> {
+    let verifications = store.sync_verifications(None).await?;
+    let names = if verifications.is_empty() {
+        HashMap::new()
+    } else {
+        store
+            .list_sync_profiles()
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.name))
+            .collect()
+    };
+    Ok(drift_registry(&verifications, &names))
+}
+
+/// `zbridge_sync_drift_records{profile,object,kind}` and
+/// `zbridge_sync_verified_timestamp_seconds{profile}` from stored verifications; `names` maps
+/// profile ids to names (a verification of a profile not there, just deleted, is left out, as
+/// are report entries without an `object`).
+fn drift_registry(verifications: &[SyncVerification], names: &HashMap<String, String>) -> Registry {
+    let records = Family::<DriftLabels, Gauge>::default();
+    let verified = Family::<ProfileLabel, Gauge<f64, AtomicU64>>::default();
+    for v in verifications {
+        let Some(profile) = names.get(&v.profile_id) else {
+            continue;
+        };
+        let seconds = v.verified_at.timestamp_millis() as f64 / 1000.0;
+        verified
+            .get_or_create(&ProfileLabel {
+                profile: profile.clone(),
+            })
+            .set(seconds);
+        for entry in v.report.as_array().into_iter().flatten() {
+            let Some(object) = entry.get("object").and_then(serde_json::Value::as_str) else {
+                continue;
+            };
+            for kind in DRIFT_KINDS {
+                let Some(count) = entry.get(kind).and_then(serde_json::Value::as_u64) else {
+                    continue;
+                };
+                records
+                    .get_or_create(&DriftLabels {
+                        profile: profile.clone(),
+                        object: object.to_string(),
+                        kind,
+                    })
+                    .set(i64::try_from(count).unwrap_or(i64::MAX));
+            }
+        }
+    }
+    let mut registry = Registry::default();
+    registry.register(
+        "zbridge_sync_drift_records",
+        "Records that drifted at the profile's latest sync verify, by catalog object and kind: missing (in scope, not in the org), extra (in the org, not in scope), duplicated (org records beyond the first for one external id), stale (a mapped field differs)",
+        records,
+    );
+    registry.register(
+        "zbridge_sync_verified_timestamp_seconds",
+        "When the profile's latest sync verify ran (Unix time)",
+        verified,
+    );
+    registry
 }
 
 /// Serves `/metrics` on `addr` in the background; returns the bound address (port 0 picks a
@@ -531,12 +624,10 @@ async fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Resul
     let app = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
-            let body = metrics.render();
+            let metrics = metrics.clone();
             async move {
-                (
-                    [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-                    body,
-                )
+                let body = metrics.render().await;
+                ([(CONTENT_TYPE, prometheus_text::CONTENT_TYPE)], body)
             }
         }),
     );
@@ -551,13 +642,17 @@ async fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    #[test]
-    fn every_family_has_help_and_type_and_counters_end_in_total() {
-        let m = Metrics::new(2);
+    #[tokio::test]
+    async fn every_family_has_help_and_type_and_counters_end_in_total() {
+        let m = Metrics::new(2, None);
         m.count_run("finished");
-        m.lease_renewals.fetch_add(3, Ordering::Relaxed);
-        let text = m.render();
+        m.count_run("not a status");
+        m.lease_renewals.inc_by(3);
+        m.active_runs.inc();
+        m.error("renew");
+        let text = m.render().await;
         let mut families = 0;
         for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
             let mut parts = line.split(' ').skip(2);
@@ -567,16 +662,114 @@ mod tests {
                 "{name} has no HELP"
             );
             assert_eq!(kind == "counter", name.ends_with("_total"), "{line}");
+            assert!(!name.ends_with("_total_total"), "{line}");
             families += 1;
         }
-        assert!(families >= 14, "{text}");
-        assert!(text.contains("zbridge_sync_runs_total{status=\"finished\"} 1\n"));
-        assert!(text.contains("zbridge_worker_lease_renewals_total 3\n"));
-        assert!(text.contains("zbridge_worker_concurrency 2\n"));
+        assert_eq!(families, 15, "{text}");
+        assert!(!text.contains("# EOF"), "{text}");
+        assert!(
+            !text.contains(".."),
+            "one full stop after each help: {text}"
+        );
+        for sample in [
+            "zbridge_sync_runs_total{status=\"finished\"} 1\n",
+            "zbridge_sync_runs_total{status=\"error\"} 0\n",
+            "zbridge_sync_records_skipped_total 0\n",
+            "zbridge_worker_lease_renewals_total 3\n",
+            "zbridge_worker_errors_total{kind=\"renew\"} 1\n",
+            "zbridge_worker_errors_total{kind=\"metrics\"} 0\n",
+            "zbridge_worker_active_runs 1\n",
+            "zbridge_worker_concurrency 2\n",
+            "# TYPE zbridge_worker_info gauge\n",
+        ] {
+            assert!(text.contains(sample), "no {sample:?} in\n{text}");
+        }
+        assert!(
+            text.contains(&format!(
+                "zbridge_worker_info{{worker_id=\"{}\"}} 1\n",
+                m.worker_id
+            )),
+            "{text}"
+        );
+        assert_eq!(text.matches("zbridge_sync_runs_total{").count(), 4);
     }
 
     #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    fn drift_gauges_come_from_each_profiles_latest_verify() {
+        let at = chrono::DateTime::from_timestamp_millis(1_700_000_000_250).unwrap();
+        let verification = |profile_id: &str, report| SyncVerification {
+            profile_id: profile_id.to_string(),
+            verified_at: at,
+            drifted: true,
+            report,
+        };
+        let verifications = [
+            verification(
+                "p1",
+                json!([
+                    {"object": "Account", "target": "Zuora__CustomerAccount__c", "in_scope": 5,
+                     "in_org": 4, "missing": 1, "extra": 0, "duplicated": 2, "stale": 3,
+                     "failing": 0},
+                    {"target": "no object"},
+                    {"object": "Invoice", "missing": 0, "extra": 7}
+                ]),
+            ),
+            verification("gone", json!([{"object": "Account", "missing": 9}])),
+            verification("p2", serde_json::Value::Null),
+        ];
+        let names: HashMap<String, String> = [("p1", "Main \"EU\""), ("p2", "Other")]
+            .into_iter()
+            .map(|(id, name)| (id.to_string(), name.to_string()))
+            .collect();
+        let mut text = String::new();
+        prometheus_text::encode(&mut text, &drift_registry(&verifications, &names)).unwrap();
+        let mut samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        samples.sort_unstable();
+        assert_eq!(
+            samples,
+            [
+                r#"zbridge_sync_drift_records{profile="Main \"EU\"",object="Account",kind="duplicated"} 2"#,
+                r#"zbridge_sync_drift_records{profile="Main \"EU\"",object="Account",kind="extra"} 0"#,
+                r#"zbridge_sync_drift_records{profile="Main \"EU\"",object="Account",kind="missing"} 1"#,
+                r#"zbridge_sync_drift_records{profile="Main \"EU\"",object="Account",kind="stale"} 3"#,
+                r#"zbridge_sync_drift_records{profile="Main \"EU\"",object="Invoice",kind="extra"} 7"#,
+                r#"zbridge_sync_drift_records{profile="Main \"EU\"",object="Invoice",kind="missing"} 0"#,
+                r#"zbridge_sync_verified_timestamp_seconds{profile="Main \"EU\""} 1700000000.25"#,
+                r#"zbridge_sync_verified_timestamp_seconds{profile="Other"} 1700000000.25"#,
+            ],
+            "{text}"
+        );
+        assert!(text.contains("# TYPE zbridge_sync_drift_records gauge\n"));
+        assert!(text.contains("# TYPE zbridge_sync_verified_timestamp_seconds gauge\n"));
+    }
+
+    #[tokio::test]
+    async fn a_failing_store_read_leaves_the_other_metrics_and_is_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut home = zbridge_store::Home::in_dir(dir.path());
+        home.master_key = Some(secrecy::SecretString::from("42".repeat(32)));
+        let store = Store::open(&home).await.unwrap();
+        let m = Metrics::new(1, Some(store.clone()));
+        let text = m.render().await;
+        assert!(
+            text.contains("zbridge_worker_errors_total{kind=\"metrics\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("zbridge_sync_drift_records"),
+            "nothing verified: {text}"
+        );
+        store.close().await;
+        let text = m.render().await;
+        assert!(
+            text.contains("zbridge_worker_errors_total{kind=\"metrics\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("zbridge_sync_runs_total{status=\"finished\"} 0\n"),
+            "{text}"
+        );
+        assert!(text.contains("zbridge_worker_active_runs 0\n"), "{text}");
+        assert_eq!(m.errors("metrics"), 1);
     }
 }
