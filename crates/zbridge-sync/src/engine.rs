@@ -520,10 +520,7 @@ impl Engine {
         let watermarked = self.watermarked(&profile.id, &catalog).await?;
         // A profile's first run (no selected object was ever committed) reads everything.
         let full = request.repair.is_none()
-            && (request.full
-                || selected
-                    .iter()
-                    .all(|o| o.scope == Scope::Catalog || !watermarked.contains(&o.name)));
+            && (request.full || selected.iter().all(|o| !watermarked.contains(&o.name)));
         let run = self
             .store
             .create_sync_run(&profile.id, full, trigger)
@@ -717,7 +714,9 @@ impl Engine {
         if let Some(ids) = only {
             return self.extract_ids(object, ids, watermark, started).await;
         }
-        let full = full || watermark.is_none() || object.scope == Scope::Catalog;
+        // Catalog objects too: a product changed or deleted in Zuora is stamped like any
+        // record, so only what changed is sent (deleted ones flagged, AQuA's found by Id).
+        let full = full || watermark.is_none();
         let since = if full {
             full_sync_start()
         } else {
