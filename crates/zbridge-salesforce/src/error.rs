@@ -124,6 +124,14 @@ fn usage_suffix(usage: &Option<(u64, u64)>) -> String {
 }
 
 impl SalesforceError {
+    /// Whether Bulk API jobs cannot be created for this user or org: the feature is off
+    /// (`FeatureNotEnabled`) or the 24-hour allocation is spent (`ExceededQuota`), as the
+    /// Bulk API 2.0 Developer Guide's error list names them. sObject Collections still work.
+    pub fn is_bulk_unavailable(&self) -> bool {
+        matches!(self, SalesforceError::Api { code, .. }
+            if code == "FeatureNotEnabled" || code == "ExceededQuota")
+    }
+
     /// Whether the user must change their input rather than retry (exit code 2 in the CLI).
     pub fn is_bad_input(&self) -> bool {
         match self {

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
 use std::pin::pin;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -101,6 +102,9 @@ pub struct Engine {
     zuora: ZuoraClient,
     salesforce: SalesforceClient,
     schemas: Mutex<HashMap<String, TableSchema>>,
+    /// Set when Salesforce refused a Bulk job for the user or org: loads go through
+    /// Collections for the rest of the run.
+    bulk_unavailable: std::sync::atomic::AtomicBool,
 }
 
 /// The first instant of a full sync.
@@ -418,6 +422,7 @@ impl Engine {
             zuora,
             salesforce,
             schemas: Mutex::new(HashMap::new()),
+            bulk_unavailable: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -539,6 +544,7 @@ impl Engine {
                 });
             }
         };
+        self.bulk_unavailable.store(false, Ordering::Relaxed);
         let mut done: Vec<ObjectStats> = Vec::new();
         let mut failed = 0;
         let mut outcome: Result<(), SyncError> = Ok(());
@@ -638,6 +644,14 @@ impl Engine {
                 }
                 Err(e) => outcome = Err(e),
             }
+        }
+        if self.bulk_unavailable.load(Ordering::Relaxed) {
+            self.store
+                .add_sync_run_warning(
+                    &run.id,
+                    "Salesforce refused Bulk API jobs for this user or org (not enabled, or the daily allocation is spent); records were loaded through sObject Collections instead",
+                )
+                .await?;
         }
         let (status, message) = match &outcome {
             Err(e) => (FAILURE, Some(e.to_string())),
@@ -1419,47 +1433,57 @@ impl Engine {
         if upserts.is_empty() {
             return Ok(Loaded::default());
         }
-        if bulk {
-            let mut columns: Vec<String> = object.fields.iter().map(|f| f.to.clone()).collect();
-            if let Some(flag) = &object.deleted_flag {
-                columns.push(flag.clone());
+        if bulk && !self.bulk_unavailable.load(Ordering::Relaxed) {
+            match self.load_bulk(object, upserts).await {
+                Err(SyncError::Salesforce(e)) if e.is_bulk_unavailable() => {
+                    tracing::warn!(error = %e, "Bulk API unavailable; loading through sObject Collections");
+                    self.bulk_unavailable.store(true, Ordering::Relaxed);
+                }
+                other => return other,
             }
-            let rows: Vec<Vec<String>> = upserts
-                .iter()
-                .map(|u| {
-                    columns
-                        .iter()
-                        .map(|c| {
-                            u.fields
-                                .iter()
-                                .find(|(n, _)| n == c)
-                                .map(|(_, v)| convert::csv_text(v))
-                                .unwrap_or_else(|| "#N/A".into())
-                        })
-                        .collect()
-                })
-                .collect();
-            let outcome = self
-                .salesforce
-                .bulk_upsert(&object.target, &object.key, &columns, &rows)
-                .await?;
-            Ok(Loaded {
-                results: outcome.results,
-                bulk_jobs: i64::try_from(outcome.jobs.len()).unwrap_or(0),
-            })
-        } else {
-            let records: Vec<Map<String, Json>> = upserts
-                .iter()
-                .map(|u| collections_record(&u.fields))
-                .collect();
-            Ok(Loaded {
-                results: self
-                    .salesforce
-                    .upsert_collection(&object.target, &object.key, &records)
-                    .await?,
-                bulk_jobs: 0,
-            })
         }
+        let records: Vec<Map<String, Json>> = upserts
+            .iter()
+            .map(|u| collections_record(&u.fields))
+            .collect();
+        Ok(Loaded {
+            results: self
+                .salesforce
+                .upsert_collection(&object.target, &object.key, &records)
+                .await?,
+            bulk_jobs: 0,
+        })
+    }
+
+    /// Writes upserts through one Bulk API 2.0 load.
+    async fn load_bulk(&self, object: &ObjectMap, upserts: &[Upsert]) -> Result<Loaded, SyncError> {
+        let mut columns: Vec<String> = object.fields.iter().map(|f| f.to.clone()).collect();
+        if let Some(flag) = &object.deleted_flag {
+            columns.push(flag.clone());
+        }
+        let rows: Vec<Vec<String>> = upserts
+            .iter()
+            .map(|u| {
+                columns
+                    .iter()
+                    .map(|c| {
+                        u.fields
+                            .iter()
+                            .find(|(n, _)| n == c)
+                            .map(|(_, v)| convert::csv_text(v))
+                            .unwrap_or_else(|| "#N/A".into())
+                    })
+                    .collect()
+            })
+            .collect();
+        let outcome = self
+            .salesforce
+            .bulk_upsert(&object.target, &object.key, &columns, &rows)
+            .await?;
+        Ok(Loaded {
+            results: outcome.results,
+            bulk_jobs: i64::try_from(outcome.jobs.len()).unwrap_or(0),
+        })
     }
 
     /// After a billing account's CrmId changed: writes the new `Zuora__Account__c` on every
@@ -1591,16 +1615,9 @@ impl Engine {
             ids.sort();
             ids.dedup();
             for chunk in ids.chunks(options.bulk_batch_size) {
-                let results = if chunk.len() >= options.bulk_threshold {
-                    self.salesforce
-                        .bulk_delete(&object.target, &object.key, chunk)
-                        .await?
-                        .results
-                } else {
-                    self.salesforce
-                        .delete_collection(&object.target, &object.key, chunk)
-                        .await?
-                };
+                let results = self
+                    .delete_chunk(object, chunk, chunk.len() >= options.bulk_threshold)
+                    .await?;
                 let mut gone = Vec::new();
                 let mut failures = Vec::new();
                 for r in &results {
@@ -1627,6 +1644,34 @@ impl Engine {
             }
         }
         Ok((deleted, failed))
+    }
+
+    /// Deletes records by external id through Bulk (large chunks, unless Salesforce refused
+    /// Bulk jobs in this run) or Collections.
+    async fn delete_chunk(
+        &self,
+        object: &ObjectMap,
+        ids: &[String],
+        bulk: bool,
+    ) -> Result<Vec<RecordResult>, SyncError> {
+        if bulk && !self.bulk_unavailable.load(Ordering::Relaxed) {
+            match self
+                .salesforce
+                .bulk_delete(&object.target, &object.key, ids)
+                .await
+            {
+                Ok(outcome) => return Ok(outcome.results),
+                Err(e) if e.is_bulk_unavailable() => {
+                    tracing::warn!(error = %e, "Bulk API unavailable; deleting through sObject Collections");
+                    self.bulk_unavailable.store(true, Ordering::Relaxed);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(self
+            .salesforce
+            .delete_collection(&object.target, &object.key, ids)
+            .await?)
     }
 
     /// Deletes everything the profile synced from the org (children first), forgets its

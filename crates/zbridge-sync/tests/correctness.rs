@@ -103,8 +103,8 @@ async fn account_with_children_but_no_crm_id(env: &common::Env) -> String {
         .expect("the tenant has an active account without a CrmId, with children")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_account_that_gains_a_crm_id_brings_its_subtree_even_across_runs() {
+/// A synced tenant in which an account with children then gains a CrmId; returns its id.
+async fn synced_then_an_account_gains_a_crm_id() -> (common::Env, String) {
     let env = env(Setup {
         accounts: 40,
         ..Setup::default()
@@ -119,6 +119,12 @@ async fn an_account_that_gains_a_crm_id_brings_its_subtree_even_across_runs() {
         .set_field(0, "Account", &account, "CrmId", Some(&crm))
         .unwrap();
     env.zuora.advance_clock(Duration::from_secs(600));
+    (env, account)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_that_gains_a_crm_id_brings_its_subtree_even_across_runs() {
+    let (env, account) = synced_then_an_account_gains_a_crm_id().await;
 
     // The run that writes the account stops after it (as a run killed or failed there
     // would): its children's windows have long passed them by.
@@ -146,20 +152,7 @@ async fn an_account_that_gains_a_crm_id_brings_its_subtree_even_across_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_run_leaves_the_new_accounts_subtree_owed() {
-    let env = env(Setup {
-        accounts: 40,
-        ..Setup::default()
-    })
-    .await;
-    assert_eq!(env.run(false).await.run.status, "Finished");
-    let account = account_with_children_but_no_crm_id(&env).await;
-    let crm = zbridge_sim::salesforce::seeded_account_ids(common::SEED, 40)
-        .pop()
-        .unwrap();
-    env.zuora
-        .set_field(0, "Account", &account, "CrmId", Some(&crm))
-        .unwrap();
-    env.zuora.advance_clock(Duration::from_secs(600));
+    let (env, account) = synced_then_an_account_gains_a_crm_id().await;
     // Stopped once the account's batch is at Salesforce (a worker's SIGTERM, a lost lease).
     let stop = tokio_util::sync::CancellationToken::new();
     let engine = &env.engine;
@@ -222,4 +215,40 @@ async fn runs_finish_through_transient_zuora_faults() {
         assert_eq!(report.run.status, "Finished", "{fault}: {report:#?}");
         assert_converged(&env, fault).await;
     }
+}
+
+/// Salesforce refuses Bulk jobs for the org (`FeatureNotEnabled`): the run loads through
+/// sObject Collections instead, finishes, and says so in its history (issue 14).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_bulk_api_loads_fall_back_to_collections_and_say_so() {
+    use zbridge_sim::salesforce::OrgKind;
+    let env = env(Setup {
+        options: serde_json::json!({"lag_secs": 60, "bulk_threshold": 5,
+            "skip_accounts_without_crm_id": true}),
+        ..Setup::default()
+    })
+    .await;
+    env.sf
+        .set_faults(OrgKind::Production, "bulk-disabled".parse().unwrap());
+    let report = env.run(false).await;
+    assert_eq!(report.run.status, "Finished", "{report:#?}");
+    assert_eq!(report.objects.iter().map(|o| o.bulk_jobs).sum::<i64>(), 0);
+    assert!(
+        report
+            .run
+            .warnings
+            .iter()
+            .any(|w| w.contains("sObject Collections")),
+        "{:?}",
+        report.run.warnings
+    );
+    assert_converged(&env, "through Collections").await;
+    // Deletes fall back too.
+    env.zuora
+        .mutate(0, "Account", 8, zbridge_sim::zuora::Mutation::Cancel)
+        .unwrap();
+    env.zuora.advance_clock(Duration::from_secs(600));
+    let next = env.run(false).await;
+    assert_eq!(next.run.status, "Finished", "{next:#?}");
+    assert_converged(&env, "deletes through Collections").await;
 }
