@@ -523,6 +523,7 @@ impl Engine {
         };
         self.store.interrupt_sync_runs(&profile.id).await?;
         let watermarked = self.watermarked(&profile.id, &catalog).await?;
+        let synced = catalog.select(&options.objects)?;
         // A profile's first run (no selected object was ever committed) reads everything.
         let full = request.repair.is_none()
             && (request.full || selected.iter().all(|o| !watermarked.contains(&o.name)));
@@ -572,8 +573,9 @@ impl Engine {
                 },
                 failures: 0,
                 stop: request.stop.clone(),
-                owe_to: catalog
-                    .objects
+                // The profile's objects (not only this run's): a run limited with --objects
+                // leaves the debt to the run that reads the children.
+                owe_to: synced
                     .iter()
                     .filter(|c| c.parent.as_ref().is_some_and(|l| l.object == object.name))
                     .filter(|c| watermarked.contains(&c.name))
@@ -605,27 +607,24 @@ impl Engine {
             outcome = Err(SyncError::Stopped);
         }
         if outcome.is_ok() {
+            let calls_before = self.api_used();
+            // A repair's extra records first, then the queued subtrees.
             let deletes = async {
-                let (mut deleted, mut failed, calls_before) = (0, 0, self.api_used());
+                let (mut deleted, mut failed) = (0, 0);
                 if let Some(repair) = &request.repair {
+                    let extra = repair.remove.clone().into_iter().collect();
                     (deleted, failed) = self
-                        .delete_records(
-                            &run,
-                            &profile.id,
-                            &catalog,
-                            &options,
-                            repair.remove.clone().into_iter().collect(),
-                        )
+                        .delete_records(&run, &profile.id, &catalog, &options, extra)
                         .await?;
                 }
-                let (d, f, calls) = self
+                let (d, f) = self
                     .apply_deletes(&run, &profile.id, &catalog, &options)
                     .await?;
-                let extra_calls = self.api_used() - calls_before - calls;
-                Ok::<_, SyncError>((deleted + d, failed + f, calls + extra_calls))
+                Ok::<_, SyncError>((deleted + d, failed + f))
             };
             match deletes.await {
-                Ok((deleted, delete_failures, calls)) => {
+                Ok((deleted, delete_failures)) => {
+                    let calls = self.api_used() - calls_before;
                     failed += delete_failures;
                     if deleted > 0 || delete_failures > 0 {
                         let stats = ObjectStats {
@@ -1541,15 +1540,14 @@ impl Engine {
     }
 
     /// Deletes the subtrees of the queued roots, children first. Returns (records deleted,
-    /// failures, API calls).
+    /// failures).
     async fn apply_deletes(
         &self,
         run: &SyncRun,
         profile_id: &str,
         catalog: &Catalog,
         options: &SyncOptions,
-    ) -> Result<(i64, i64, i64), SyncError> {
-        let calls_before = self.api_used();
+    ) -> Result<(i64, i64), SyncError> {
         let mut deleted = 0;
         let mut failed = 0;
         loop {
@@ -1593,7 +1591,7 @@ impl Engine {
                 break;
             }
         }
-        Ok((deleted, failed, self.api_used() - calls_before))
+        Ok((deleted, failed))
     }
 
     /// Deletes records by external id, children first (reverse catalog order), never relying
