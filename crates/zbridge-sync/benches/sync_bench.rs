@@ -412,6 +412,7 @@ async fn main() -> Result<(), Error> {
     sims.mutate("Account", changes / 10 + 1, Mutation::Cancel)
         .await?;
     sims.advance_clock(600).await?;
+    reset_peak_rss();
     let calls = sims.api_used().await?;
     let t = Instant::now();
     let incremental = engine.run(&request(sims.now().await?)).await?;

@@ -20,7 +20,9 @@ use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
 use std::path::PathBuf;
 
 use serde_json::Value as Json;
-use zbridge_store::KeyInfo;
+use std::sync::Arc;
+
+use zbridge_store::{KeyInfo, SyncKey};
 
 use super::{Engine, ObjectRun, RawRow, SpoolSink, last_per_id};
 use crate::SyncError;
@@ -136,6 +138,74 @@ impl VerifyReport {
             }
         }
         repair
+    }
+}
+
+/// Where a parent record in scope sits, compactly: children need it for their own scope and
+/// for `$crm_id` / `$parent_parent` fields.
+struct ScopeKey {
+    account: Option<Arc<str>>,
+    crm: Option<Arc<str>>,
+    parent: Option<Box<str>>,
+}
+
+/// The records in scope of the parent objects verified so far. Billing account ids and CrmIds
+/// are shared by many records, so they are interned, and a parent object's records are
+/// dropped as soon as no object left to verify needs them.
+#[derive(Default)]
+struct Scopes {
+    by_object: HashMap<String, HashMap<Box<str>, ScopeKey>>,
+    interned: HashSet<Arc<str>>,
+}
+
+impl Scopes {
+    fn intern(&mut self, text: Option<&str>) -> Option<Arc<str>> {
+        let text = text?;
+        if let Some(shared) = self.interned.get(text) {
+            return Some(shared.clone());
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.interned.insert(shared.clone());
+        Some(shared)
+    }
+
+    fn insert(&mut self, object: &str, id: &str, key: &SyncKey) {
+        let entry = ScopeKey {
+            account: self.intern(key.account_id.as_deref()),
+            crm: self.intern(key.crm_id.as_deref()),
+            parent: key.parent.as_ref().map(|(_, p)| p.as_str().into()),
+        };
+        self.by_object
+            .entry(object.to_string())
+            .or_default()
+            .insert(id.into(), entry);
+    }
+
+    /// The scope of these records of `object` (a batch's parents), as the planner takes it.
+    fn lookup(&self, object: &str, ids: impl Iterator<Item = String>) -> HashMap<String, KeyInfo> {
+        let Some(records) = self.by_object.get(object) else {
+            return HashMap::new();
+        };
+        ids.filter_map(|id| {
+            let key = records.get(id.as_str())?;
+            let info = KeyInfo {
+                account_id: key.account.as_deref().map(str::to_string),
+                crm_id: key.crm.as_deref().map(str::to_string),
+                parent_id: key.parent.as_deref().map(str::to_string),
+            };
+            Some((id, info))
+        })
+        .collect()
+    }
+
+    /// Drops the records of objects that none of `remaining` has as its parent.
+    fn keep_only_parents_of(&mut self, remaining: &[&ObjectMap]) {
+        self.by_object.retain(|object, _| {
+            remaining
+                .iter()
+                .any(|o| o.parent.as_ref().is_some_and(|l| &l.object == object))
+        });
+        self.interned.retain(|shared| Arc::strong_count(shared) > 1);
     }
 }
 
@@ -263,9 +333,9 @@ impl Engine {
             .iter()
             .map(|o| o.name.clone())
             .collect();
-        let mut scopes: HashMap<String, HashMap<String, KeyInfo>> = HashMap::new();
+        let mut scopes = Scopes::default();
         let mut objects = Vec::new();
-        for object in selected {
+        for (position, object) in selected.iter().copied().enumerate() {
             let ctx = ObjectRun {
                 object,
                 profile_id: profile.id.clone(),
@@ -277,23 +347,12 @@ impl Engine {
                 stop: Default::default(),
                 owe_to: Vec::new(),
             };
-            let parents = object
-                .parent
-                .as_ref()
-                .and_then(|l| scopes.get(&l.object))
-                .cloned()
-                .unwrap_or_default();
-            let is_parent = catalog
-                .objects
+            let is_parent = selected
                 .iter()
                 .any(|c| c.parent.as_ref().is_some_and(|l| l.object == object.name));
-            let (expected, in_scope, failing) = self
-                .expected_records(
-                    &ctx,
-                    &parents,
-                    is_parent.then(|| scopes.entry(object.name.clone()).or_default()),
-                )
-                .await?;
+            let (expected, in_scope, failing) =
+                self.expected_records(&ctx, &mut scopes, is_parent).await?;
+            scopes.keep_only_parents_of(&selected[position + 1..]);
             let bulk = expected.len() as u64 >= request.bulk_query_from.unwrap_or(BULK_QUERY_FROM);
             let mut drift = self
                 .compare_with_org(object, expected, bulk, request.csv_dir.as_ref())
@@ -319,12 +378,13 @@ impl Engine {
 
     /// Reads every row of the object from Zuora and maps it as a full run would; returns the
     /// expected records' digests by external id, how many there are, and how many rows a run
-    /// would record as failed. In-scope records go to `scope` when children need them.
+    /// would record as failed. In-scope records go to `scopes` when children need them
+    /// (`is_parent`).
     async fn expected_records(
         &self,
         ctx: &ObjectRun<'_>,
-        parents: &HashMap<String, KeyInfo>,
-        mut scope: Option<&mut HashMap<String, KeyInfo>>,
+        scopes: &mut Scopes,
+        is_parent: bool,
     ) -> Result<(HashMap<Box<str>, Expected>, u64, u64), SyncError> {
         let object = ctx.object;
         let columns_wanted = object.source_columns();
@@ -362,7 +422,19 @@ impl Engine {
             }
             let rows = last_per_id(batch, &columns);
             let joins = self.read_joins(object, &columns, &rows).await?;
-            let plan = self.plan_batch(ctx, &columns, &rows, parents, &HashMap::new(), &joins);
+            let parents = match &object.parent {
+                Some(link) => {
+                    let at = columns
+                        .iter()
+                        .position(|c| c.eq_ignore_ascii_case(&link.column));
+                    let ids = rows
+                        .iter()
+                        .filter_map(|r| at.and_then(|i| r.cells.get(i)).cloned().flatten());
+                    scopes.lookup(&link.object, ids)
+                }
+                None => HashMap::new(),
+            };
+            let plan = self.plan_batch(ctx, &columns, &rows, &parents, &HashMap::new(), &joins);
             failing += plan.failures.len() as u64;
             for upsert in plan.upserts {
                 let by_name: HashMap<&str, &Json> =
@@ -376,15 +448,8 @@ impl Engine {
                         )
                     })
                     .collect();
-                if let Some(scope) = scope.as_deref_mut() {
-                    scope.insert(
-                        upsert.external_id.clone(),
-                        KeyInfo {
-                            account_id: upsert.key.account_id.clone(),
-                            crm_id: upsert.key.crm_id.clone(),
-                            parent_id: upsert.key.parent.as_ref().map(|(_, p)| p.clone()),
-                        },
-                    );
+                if is_parent {
+                    scopes.insert(&object.name, &upsert.external_id, &upsert.key);
                 }
                 expected.insert(
                     upsert.external_id.into_boxed_str(),
