@@ -10,20 +10,32 @@ use reqwest::Method;
 use crate::client::{ApiRequest, SalesforceClient};
 use crate::error::{Result, SalesforceError};
 
+/// Records handed over at once: a results page may hold 50,000 rows, and a row as a JSON map
+/// takes a few kilobytes, so they go out in slices of a REST query page's size.
+const RECORDS_PER_SLICE: usize = 2_000;
+
+fn csv_error(e: csv::Error) -> SalesforceError {
+    SalesforceError::protocol(format!("Bulk query result CSV: {e}"))
+}
+
 /// One page of results as records: column name (`Rel__r.Field__c` for a parent's field) →
-/// text, or null for an empty cell (Bulk CSV writes null as nothing).
-fn records_of(csv_body: &[u8]) -> Result<Vec<serde_json::Value>> {
+/// text, or null for an empty cell (Bulk CSV writes null as nothing), handed to `page` a slice
+/// at a time. Returns the rows read.
+fn read_page(
+    csv_body: &[u8],
+    page: &mut impl FnMut(Vec<serde_json::Value>) -> Result<()>,
+) -> Result<u64> {
     let mut reader = csv::ReaderBuilder::new().from_reader(csv_body);
     let header: Vec<String> = reader
         .headers()
-        .map_err(|e| SalesforceError::protocol(format!("Bulk query result CSV: {e}")))?
+        .map_err(csv_error)?
         .iter()
         .map(str::to_string)
         .collect();
-    let mut out = Vec::new();
+    let mut read = 0;
+    let mut out = Vec::with_capacity(RECORDS_PER_SLICE);
     for row in reader.records() {
-        let row =
-            row.map_err(|e| SalesforceError::protocol(format!("Bulk query result CSV: {e}")))?;
+        let row = row.map_err(csv_error)?;
         let record: serde_json::Map<String, serde_json::Value> = header
             .iter()
             .zip(row.iter())
@@ -36,8 +48,15 @@ fn records_of(csv_body: &[u8]) -> Result<Vec<serde_json::Value>> {
             })
             .collect();
         out.push(serde_json::Value::Object(record));
+        read += 1;
+        if out.len() == RECORDS_PER_SLICE {
+            page(std::mem::take(&mut out))?;
+        }
     }
-    Ok(out)
+    if !out.is_empty() {
+        page(out)?;
+    }
+    Ok(read)
 }
 
 /// The next page's locator, or `None` after the last page.
@@ -83,9 +102,7 @@ impl SalesforceClient {
                 path.push_str(&format!("&locator={l}"));
             }
             let response = self.call(&auth, &ApiRequest::get(path)).await?;
-            let records = records_of(&response.body)?;
-            read += records.len() as u64;
-            page(records)?;
+            read += read_page(&response.body, &mut page)?;
             locator = next_locator(&response.headers);
             if locator.is_none() {
                 break;
@@ -108,6 +125,17 @@ impl SalesforceClient {
 mod tests {
     use super::*;
 
+    fn records_of(body: &[u8]) -> Result<Vec<serde_json::Value>> {
+        let mut all = Vec::new();
+        let read = read_page(body, &mut |slice| {
+            assert!(slice.len() <= RECORDS_PER_SLICE);
+            all.extend(slice);
+            Ok(())
+        })?;
+        assert_eq!(read as usize, all.len());
+        Ok(all)
+    }
+
     #[test]
     fn result_pages_read_as_records_with_nulls() {
         let body = b"Id,Name,Parent__r.Ext__c\n001A,\"Acme, Inc\",\n001B,,P1\n";
@@ -117,6 +145,12 @@ mod tests {
         assert_eq!(records[0]["Parent__r.Ext__c"], serde_json::Value::Null);
         assert_eq!(records[1]["Parent__r.Ext__c"], "P1");
         assert!(records_of(b"").unwrap().is_empty());
+        let mut big = String::from("Id\n");
+        for i in 0..(RECORDS_PER_SLICE * 2 + 5) {
+            big.push_str(&format!("{i}\n"));
+        }
+        let all = records_of(big.as_bytes()).unwrap();
+        assert_eq!(all.len(), RECORDS_PER_SLICE * 2 + 5);
     }
 
     #[test]

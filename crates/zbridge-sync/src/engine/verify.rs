@@ -211,8 +211,51 @@ impl Scopes {
 
 /// One expected record: a digest per mapped field, and whether the org showed it yet.
 struct Expected {
-    fields: Box<[u32]>,
+    digest: RecordDigest,
     seen: bool,
+}
+
+/// A record reduced to what comparing it needs: a 64-bit digest of all its mapped values (a
+/// stale record escapes only by a 1-in-2⁶⁴ collision) and a 16-bit one per field (to name the
+/// fields that differ). About 60 bytes for 22 fields.
+#[derive(PartialEq, Eq)]
+struct RecordDigest {
+    whole: u64,
+    fields: Box<[u16]>,
+}
+
+impl RecordDigest {
+    fn of<'a>(fields: &[(String, FieldType)], value: impl Fn(&str) -> &'a Json) -> RecordDigest {
+        let mut whole = std::collections::hash_map::DefaultHasher::new();
+        let fields = fields
+            .iter()
+            .map(|(name, kind)| {
+                let text = canonical(*kind, value(name));
+                text.hash(&mut whole);
+                let mut one = std::collections::hash_map::DefaultHasher::new();
+                text.hash(&mut one);
+                one.finish() as u16
+            })
+            .collect();
+        RecordDigest {
+            whole: whole.finish(),
+            fields,
+        }
+    }
+
+    /// The names of the fields whose digests differ from `other`'s.
+    fn differing<'f>(
+        &self,
+        other: &RecordDigest,
+        fields: &'f [(String, FieldType)],
+    ) -> Vec<&'f str> {
+        fields
+            .iter()
+            .zip(self.fields.iter().zip(other.fields.iter()))
+            .filter(|(_, (a, b))| a != b)
+            .map(|((name, _), _)| name.as_str())
+            .collect()
+    }
 }
 
 /// The text a value compares as, or `None` for no value. Salesforce keeps an empty text as
@@ -235,13 +278,6 @@ fn canonical(kind: FieldType, value: &Json) -> Option<String> {
         (_, Json::String(s)) => Some(s.clone()),
         (_, other) => Some(other.to_string()),
     }
-}
-
-fn digest(kind: FieldType, value: &Json) -> u32 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    canonical(kind, value).hash(&mut hasher);
-    // The low half of a SipHash: a false "equal" needs a 1-in-4-billion collision per field.
-    hasher.finish() as u32
 }
 
 /// A field of an org record by its path: `Rel__r.Ext__c` is a nested object in REST query
@@ -439,22 +475,16 @@ impl Engine {
             for upsert in plan.upserts {
                 let by_name: HashMap<&str, &Json> =
                     upsert.fields.iter().map(|(n, v)| (n.as_str(), v)).collect();
-                let digests = fields
-                    .iter()
-                    .map(|(name, kind)| {
-                        digest(
-                            *kind,
-                            by_name.get(name.as_str()).copied().unwrap_or(&Json::Null),
-                        )
-                    })
-                    .collect();
+                let digest = RecordDigest::of(&fields, |name| {
+                    by_name.get(name).copied().unwrap_or(&Json::Null)
+                });
                 if is_parent {
                     scopes.insert(&object.name, &upsert.external_id, &upsert.key);
                 }
                 expected.insert(
                     upsert.external_id.into_boxed_str(),
                     Expected {
-                        fields: digests,
+                        digest,
                         seen: false,
                     },
                 );
@@ -514,13 +544,9 @@ impl Engine {
                     continue;
                 }
                 want.seen = true;
-                let differing: Vec<&str> = fields
-                    .iter()
-                    .zip(want.fields.iter())
-                    .filter(|((name, kind), d)| digest(*kind, field_at(&record, name)) != **d)
-                    .map(|((name, _), _)| name.as_str())
-                    .collect();
-                if !differing.is_empty() {
+                let got = RecordDigest::of(&fields, |name| field_at(&record, name));
+                if got != want.digest {
+                    let differing = got.differing(&want.digest, &fields);
                     drift.stale += 1;
                     for f in &differing {
                         *by_field.entry((*f).to_string()).or_default() += 1;
@@ -572,7 +598,7 @@ mod tests {
 
     #[test]
     fn values_compare_as_salesforce_keeps_them() {
-        let same = |kind, a: Json, b: Json| digest(kind, &a) == digest(kind, &b);
+        let same = |kind, a: Json, b: Json| canonical(kind, &a) == canonical(kind, &b);
         assert!(same(FieldType::Text, json!(""), Json::Null));
         assert!(same(FieldType::Bool, Json::Null, json!(false)));
         assert!(same(FieldType::Bool, json!(""), json!("false")));
@@ -587,6 +613,22 @@ mod tests {
             json!("2026-11-03T07:30:00.000+0000")
         ));
         assert!(!same(FieldType::Text, json!("a"), json!("A")));
+    }
+
+    #[test]
+    fn a_record_digest_names_the_fields_that_differ() {
+        let fields = vec![
+            ("Name".to_string(), FieldType::Text),
+            ("Amount__c".to_string(), FieldType::Number),
+            ("Active__c".to_string(), FieldType::Bool),
+        ];
+        let want = json!({"Name": "A", "Amount__c": 12.5, "Active__c": null});
+        let same = json!({"Name": "A", "Amount__c": "12.50", "Active__c": false});
+        let other = json!({"Name": "A", "Amount__c": 13, "Active__c": false});
+        let of = |r: &Json| RecordDigest::of(&fields, |name| field_at(r, name));
+        assert!(of(&want) == of(&same));
+        assert!(of(&want) != of(&other));
+        assert_eq!(of(&other).differing(&of(&want), &fields), ["Amount__c"]);
     }
 
     #[test]
