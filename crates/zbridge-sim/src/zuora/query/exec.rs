@@ -138,7 +138,8 @@ enum B {
     Or(Box<B>, Box<B>),
     Not(Box<B>),
     IsNull(Box<B>, bool),
-    In(Box<B>, InList, bool),
+    // Boxed: `B` stays small, and binding a long OR chain recurses once per item.
+    In(Box<B>, Box<InList>, bool),
     Like(Box<B>, String, bool),
     True,
 }
@@ -730,7 +731,7 @@ impl Binder<'_> {
                         None => values.push(v),
                     }
                 }
-                B::In(Box::new(target), InList::new(values), *neg)
+                B::In(Box::new(target), Box::new(InList::new(values)), *neg)
             }
             Expr::Like(a, pattern, neg) => B::Like(Box::new(self.value(a)?), pattern.clone(), *neg),
             Expr::Bool(true) => B::True,
