@@ -221,3 +221,120 @@ async fn a_due_schedule_is_claimed_once() {
         );
     }
 }
+
+#[tokio::test]
+async fn run_warnings_are_kept_one_per_line() {
+    for backend in common::backends().await {
+        let store = backend.open().await;
+        let pid = profile(&store).await;
+        let run = store.create_sync_run(&pid, false, "manual").await.unwrap();
+        assert!(run.warnings.is_empty());
+        store
+            .add_sync_run_warning(&run.id, "clock ahead\nby an hour")
+            .await
+            .unwrap();
+        store
+            .add_sync_run_warning(&run.id, "Bulk refused")
+            .await
+            .unwrap();
+        let (loaded, _) = store.load_sync_run(&run.id).await.unwrap();
+        assert_eq!(
+            loaded.warnings,
+            ["clock ahead by an hour", "Bulk refused"],
+            "{}",
+            backend.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn owed_children_are_written_with_the_keys_and_settled_per_parent_or_all() {
+    for backend in common::backends().await {
+        let store = backend.open().await;
+        let pid = profile(&store).await;
+        let owed: Vec<(String, String)> = (0..450)
+            .map(|i| ("Subscription".to_string(), format!("A{i:04}")))
+            .chain([("Invoice".to_string(), "A0001".to_string())])
+            .collect();
+        store
+            .put_sync_keys_owing(&pid, &[key("Account", "A0001", None, "A0001")], &owed)
+            .await
+            .unwrap();
+        // Written twice (a run that stopped and ran again): one debt each.
+        store
+            .put_sync_keys_owing(&pid, &[], &owed[..10])
+            .await
+            .unwrap();
+        let first = store
+            .owed_children_page(&pid, "Subscription", "", 400)
+            .await
+            .unwrap();
+        assert_eq!(first.len(), 400, "{}", backend.name);
+        let rest = store
+            .owed_children_page(&pid, "Subscription", first.last().unwrap(), 400)
+            .await
+            .unwrap();
+        assert_eq!(rest.len(), 50, "{}", backend.name);
+        store
+            .settle_owed_children(&pid, "Subscription", &first)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .owed_children_page(&pid, "Subscription", "", 1000)
+                .await
+                .unwrap(),
+            rest
+        );
+        store
+            .settle_all_owed_children(&pid, "Subscription")
+            .await
+            .unwrap();
+        assert!(
+            store
+                .owed_children_page(&pid, "Subscription", "", 1000)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store
+                .owed_children_page(&pid, "Invoice", "", 10)
+                .await
+                .unwrap(),
+            ["A0001"],
+            "another object's debts stay"
+        );
+        store.reset_sync_state(&pid).await.unwrap();
+        assert!(
+            store
+                .owed_children_page(&pid, "Invoice", "", 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_latest_verify_of_each_profile_is_kept() {
+    for backend in common::backends().await {
+        let store = backend.open().await;
+        let pid = profile(&store).await;
+        assert!(store.sync_verifications(None).await.unwrap().is_empty());
+        let report = serde_json::json!([{"object": "Account", "missing": 2}]);
+        store
+            .save_sync_verification(&pid, true, &report)
+            .await
+            .unwrap();
+        store
+            .save_sync_verification(&pid, false, &serde_json::json!([]))
+            .await
+            .unwrap();
+        let kept = store.sync_verifications(Some(&pid)).await.unwrap();
+        assert_eq!(kept.len(), 1, "{}", backend.name);
+        assert!(!kept[0].drifted);
+        assert_eq!(kept[0].report, serde_json::json!([]));
+        assert_eq!(store.sync_verifications(None).await.unwrap(), kept);
+    }
+}
