@@ -444,17 +444,21 @@ fn schemas() -> Value {
             "name": {"type": "string"}, "project": {"type": ["string", "null"]}, "secret": {"type": "boolean"},
             "value": {"type": ["string", "null"], "description": "Null for a secret variable."},
             "updated_at": {"type": "string", "format": "date-time"}}},
-        "Condition": {"type": "object", "required": ["field", "op"], "properties": {
+        "Condition": {"type": "object", "required": ["field", "op"], "additionalProperties": false, "properties": {
             "field": {"type": "string"},
             "op": {"enum": ["=", "!=", "<", "<=", ">", ">=", "LIKE", "IS NULL", "IS NOT NULL"]},
             "value": {"type": "string", "description": "A literal of the filter language: 'text', 42, DATE '2026-08-01'."}}},
-        "QueryRequest": {"type": "object", "required": ["connection", "table"], "properties": {
+        "QueryRequest": {"type": "object", "required": ["connection", "table"], "additionalProperties": false, "properties": {
             "connection": {"type": "string"}, "table": {"type": "string"},
             "columns": {"type": "array", "items": {"type": "string"}, "description": "Empty: every exportable column."},
             "conditions": {"type": "array", "items": {"$ref": "#/components/schemas/Condition"}},
             "where": {"type": "string", "description": "A filter expression, joined with the conditions by AND."}}},
-        "DownloadRequest": {"allOf": [{"$ref": "#/components/schemas/QueryRequest"},
-            {"type": "object", "properties": {"format": {"enum": ["csv", "jsonl"]}}}]},
+        "DownloadRequest": {"type": "object", "required": ["connection", "table"], "additionalProperties": false, "properties": {
+            "connection": {"type": "string"}, "table": {"type": "string"},
+            "columns": {"type": "array", "items": {"type": "string"}, "description": "Empty: every exportable column."},
+            "conditions": {"type": "array", "items": {"$ref": "#/components/schemas/Condition"}},
+            "where": {"type": "string", "description": "A filter expression, joined with the conditions by AND."},
+            "format": {"enum": ["csv", "jsonl"]}}},
         "SavedQuerySpec": {"type": "object", "required": ["table", "columns", "filter", "since", "until", "cursor", "limit", "include_deleted", "service", "sql", "zoql", "format", "lag"],
             "description": "What a saved query reads, as `zbridge query --save` stores it.",
             "properties": {

@@ -28,6 +28,7 @@ const CHUNKS_IN_FLIGHT: usize = 8;
 /// One condition row of the query form: `field op value`, the value written as a literal of
 /// the filter language (`'text'`, `42`, `DATE '2026-08-01'`).
 #[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Condition {
     /// The field.
     pub field: String,
@@ -51,8 +52,10 @@ pub const OPERATORS: &[&str] = &[
     "IS NOT NULL",
 ];
 
-/// What the user asked to read.
+/// What the user asked to read. A field it does not know is refused, never ignored (a typo or
+/// `filter` for `where` would otherwise run the query unfiltered).
 #[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct QueryRequest {
     /// Connection name.
     pub connection: String,

@@ -449,3 +449,43 @@ async fn a_run_of_a_profile_whose_lease_is_held_answers_409_as_documented() {
     let runs = server.store.list_sync_runs(None, 10).await.unwrap();
     assert!(runs.is_empty(), "nothing was started: {runs:?}");
 }
+
+/// A query body with a field the API does not know (`filter` is the saved query's name for
+/// `where`) is refused naming it, never run unfiltered (issue 20).
+#[tokio::test]
+async fn query_bodies_refuse_unknown_fields_by_name() {
+    let server = common::start().await;
+    for (path, body) in [
+        (
+            "/api/query/preview",
+            json!({"connection": "Prod", "table": "Account", "filter": "Status = 'Active'"}),
+        ),
+        (
+            "/api/query",
+            json!({"connection": "Prod", "table": "Account", "filter": "Status = 'Active'", "format": "csv"}),
+        ),
+        (
+            "/api/query",
+            json!({"connection": "Prod", "table": "Account",
+                   "conditions": [{"field": "Status", "op": "=", "value": "'Active'", "vaule": "x"}]}),
+        ),
+    ] {
+        let resp = server
+            .api(Method::POST, path)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_client_error(), "{path}: {}", resp.status());
+        let text = resp.text().await.unwrap();
+        let unknown = if text.contains("vaule") {
+            "vaule"
+        } else {
+            "filter"
+        };
+        assert!(
+            text.contains(&format!("unknown field `{unknown}`")),
+            "{path}: {text}"
+        );
+    }
+}

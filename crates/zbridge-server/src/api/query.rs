@@ -46,14 +46,34 @@ async fn preview(
     Ok(Json(query::preview(&client, &request).await?))
 }
 
-/// A download: the query and its format.
+/// A download: the query's fields and its format. Spelled out rather than flattened:
+/// serde ignores `deny_unknown_fields` through `flatten`, and an unknown field must be refused.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DownloadRequest {
-    #[serde(flatten)]
-    query: QueryRequest,
+    connection: String,
+    table: String,
+    #[serde(default)]
+    columns: Vec<String>,
+    #[serde(default)]
+    conditions: Vec<query::Condition>,
+    #[serde(default, rename = "where")]
+    filter: String,
     /// `csv` (default) or `jsonl`.
     #[serde(default)]
     format: Option<String>,
+}
+
+impl DownloadRequest {
+    fn query(&self) -> QueryRequest {
+        QueryRequest {
+            connection: self.connection.clone(),
+            table: self.table.clone(),
+            columns: self.columns.clone(),
+            conditions: self.conditions.clone(),
+            filter: self.filter.clone(),
+        }
+    }
 }
 
 async fn download(
@@ -61,8 +81,9 @@ async fn download(
     ApiJson(body): ApiJson<DownloadRequest>,
 ) -> Result<Response, ApiError> {
     let format = query::format_of(body.format.as_deref().unwrap_or("csv"))?;
-    let client = zuora::saved_client(state.store(), &body.query.connection).await?;
-    let plan = body.query.plan(&client, None).await?;
+    let request = body.query();
+    let client = zuora::saved_client(state.store(), &request.connection).await?;
+    let plan = request.plan(&client, None).await?;
     let table = plan.table.clone();
     Ok(query::download(client, plan, format, &table))
 }
