@@ -323,10 +323,20 @@ async fn login_page(Query(q): Query<NextParam>) -> Response {
     })
 }
 
-/// Only same-site paths, so the sign-in page cannot bounce the user elsewhere.
+/// Only same-site paths, so the sign-in page cannot bounce the user elsewhere. Browsers drop
+/// tabs and line breaks from a URL before resolving it (`/\t/evil.example` becomes
+/// `//evil.example`, another host), and a line break cannot go into a header: any control
+/// character, like a second leading slash or a backslash, sends the user home instead.
 fn local_path(next: Option<&str>) -> String {
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.into(),
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.contains('\\')
+                && !p.chars().any(char::is_control) =>
+        {
+            p.into()
+        }
         _ => "/".into(),
     }
 }
@@ -405,6 +415,14 @@ mod tests {
         assert_eq!(local_path(Some("/connections")), "/connections");
         assert_eq!(local_path(Some("//evil.example")), "/");
         assert_eq!(local_path(Some("https://evil.example")), "/");
+        assert_eq!(local_path(Some("/\t/evil.example")), "/");
+        assert_eq!(local_path(Some("/\n/evil.example")), "/");
+        assert_eq!(local_path(Some("/sync\r\nSet-Cookie: x=1")), "/");
+        assert_eq!(local_path(Some("/\\evil.example")), "/");
+        assert_eq!(
+            local_path(Some("/sync?verified=Main")),
+            "/sync?verified=Main"
+        );
         assert_eq!(local_path(None), "/");
     }
 }

@@ -489,3 +489,28 @@ async fn query_bodies_refuse_unknown_fields_by_name() {
         );
     }
 }
+
+/// Sign-in sends the user back only to a path of this site: a tab or a line break (which
+/// browsers drop, and a header cannot hold) sends them home, never elsewhere or to a 500.
+#[tokio::test]
+async fn sign_in_never_redirects_off_site() {
+    let server = common::start().await;
+    for next in [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/sync\r\nX: y",
+        "//evil.example",
+        "/sync",
+    ] {
+        let resp = common::http()
+            .post(format!("{}/login", server.url))
+            .form(&[("token", common::TOKEN), ("next", next)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 303, "{next:?}");
+        let location = resp.headers()["location"].to_str().unwrap().to_string();
+        let want = if next == "/sync" { "/sync" } else { "/" };
+        assert_eq!(location, want, "{next:?}");
+    }
+}
