@@ -514,3 +514,19 @@ async fn sign_in_never_redirects_off_site() {
         assert_eq!(location, want, "{next:?}");
     }
 }
+
+/// Pages and API answers refuse to be framed and to be sniffed as another type (issue 20).
+#[tokio::test]
+async fn answers_refuse_framing_and_sniffing() {
+    let server = common::start().await;
+    for path in ["/login", "/api/connections", "/api/nothing-here"] {
+        let resp = server.api(Method::GET, path).send().await.unwrap();
+        let headers = resp.headers();
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(
+            headers["content-security-policy"], "frame-ancestors 'none'",
+            "{path}"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+    }
+}
