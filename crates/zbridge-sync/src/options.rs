@@ -107,9 +107,9 @@ impl SyncOptions {
             return bad("lag_secs must be between 0 and 604800");
         }
         if let Some(s) = self.schedule_secs
-            && s < 60
+            && !(60..=MAX_INTERVAL_SECS).contains(&s)
         {
-            return bad("the schedule interval must be at least a minute");
+            return bad("the schedule interval must be from a minute to a year");
         }
         if self.subscription_statuses.is_empty() {
             return bad("at least one subscription status must be synced");
@@ -142,7 +142,10 @@ fn check_status(status: &str) -> Result<(), SyncError> {
     )))
 }
 
-/// Parses an interval: `30m`, `2h`, `daily`, `90s`, `1d`.
+/// The longest schedule interval: a year (and no arithmetic on it can overflow).
+const MAX_INTERVAL_SECS: i64 = 366 * 86_400;
+
+/// Parses an interval from a minute to a year: `30m`, `2h`, `daily`, `90s`, `1d`.
 pub fn parse_interval(text: &str) -> Result<i64, SyncError> {
     let t = text.trim().to_ascii_lowercase();
     let secs = match t.as_str() {
@@ -159,13 +162,13 @@ pub fn parse_interval(text: &str) -> Result<i64, SyncError> {
                 "d" => Some(86_400),
                 _ => None,
             };
-            n.zip(mult).map(|(n, m)| n * m)
+            n.zip(mult).and_then(|(n, m)| n.checked_mul(m))
         }
     };
     match secs {
-        Some(s) if s >= 60 => Ok(s),
+        Some(s) if (60..=MAX_INTERVAL_SECS).contains(&s) => Ok(s),
         _ => Err(SyncError::Options(format!(
-            "'{text}' is not an interval of at least a minute (e.g. 30m, 2h, daily)"
+            "'{text}' is not an interval from a minute to a year (e.g. 30m, 2h, daily)"
         ))),
     }
 }
@@ -223,5 +226,10 @@ mod tests {
         assert_eq!(parse_interval("daily").unwrap(), 86_400);
         assert!(parse_interval("10s").is_err());
         assert!(parse_interval("soon").is_err());
+        // 4611686018427387905 × 60 wraps to 60 in i64: refused, not "every minute".
+        assert!(parse_interval("4611686018427387905m").is_err());
+        assert!(parse_interval("99999999999999999999m").is_err());
+        assert!(parse_interval("367d").is_err());
+        assert_eq!(parse_interval("366d").unwrap(), 366 * 86_400);
     }
 }
