@@ -530,3 +530,49 @@ async fn answers_refuse_framing_and_sniffing() {
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
     }
 }
+
+/// 20 concurrent creations of one sync profile name: exactly one 201, the rest 409, and the
+/// profile keeps the winner's connection (issue 20: all could get 201, the last writer winning).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creations_of_one_profile_name_have_one_winner() {
+    let server = common::start().await;
+    for name in ["Zuora A", "Zuora B"] {
+        let resp = server
+            .api(Method::POST, "/api/connections")
+            .json(&json!({"name": name, "client_id": "3de56ab4-7032-4363-a1d6-ed2873ea03cd", "client_secret": "s"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+    }
+    let tries = (0..20).map(|i| {
+        let connection = if i % 2 == 0 { "Zuora A" } else { "Zuora B" };
+        let request = server
+            .api(Method::POST, "/api/sync-profiles")
+            .json(&json!({"name": "Main", "connection": connection}));
+        async move {
+            let resp = request.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap();
+            (status, connection, body)
+        }
+    });
+    let answers = futures::future::join_all(tries).await;
+    let won: Vec<_> = answers.iter().filter(|(s, _, _)| *s == 201).collect();
+    assert_eq!(won.len(), 1, "{answers:#?}");
+    assert!(
+        answers.iter().all(|(s, _, _)| *s == 201 || *s == 409),
+        "{answers:#?}"
+    );
+    let winner = won[0].1;
+    let profile = server.store.load_sync_profile("Main").await.unwrap();
+    let connection = server
+        .store
+        .list_connections()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id == profile.connection_id)
+        .unwrap();
+    assert_eq!(connection.name, winner);
+}

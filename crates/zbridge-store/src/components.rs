@@ -35,6 +35,13 @@ pub struct SavedComponent {
     pub updated_at: DateTime<Utc>,
 }
 
+/// What saving does when the name is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnTaken {
+    Replace,
+    Refuse,
+}
+
 impl Store {
     /// Creates or replaces the component `kind`/`name` and records the connections it uses.
     pub async fn save_component(
@@ -44,6 +51,32 @@ impl Store {
         definition: &serde_json::Value,
         connection_ids: &[String],
     ) -> Result<SavedComponent, StoreError> {
+        self.write_component(kind, name, definition, connection_ids, OnTaken::Replace)
+            .await
+    }
+
+    /// Creates the component `kind`/`name`, or fails with [`StoreError::Conflict`] when the
+    /// name is taken, decided by the database in one statement: of concurrent creations with
+    /// one name exactly one succeeds, and a refused one writes nothing.
+    pub async fn create_component(
+        &self,
+        kind: &str,
+        name: &str,
+        definition: &serde_json::Value,
+        connection_ids: &[String],
+    ) -> Result<SavedComponent, StoreError> {
+        self.write_component(kind, name, definition, connection_ids, OnTaken::Refuse)
+            .await
+    }
+
+    async fn write_component(
+        &self,
+        kind: &str,
+        name: &str,
+        definition: &serde_json::Value,
+        connection_ids: &[String],
+        on_taken: OnTaken,
+    ) -> Result<SavedComponent, StoreError> {
         let name = name.trim();
         let key = lookup_key(name);
         let definition_text = definition.to_string();
@@ -52,10 +85,16 @@ impl Store {
         const UPSERT: &str = "INSERT INTO components (id, kind, name, name_key, definition, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (kind, name_key) DO UPDATE SET \
              name = excluded.name, definition = excluded.definition, updated_at = excluded.updated_at";
+        const INSERT: &str = "INSERT INTO components (id, kind, name, name_key, definition, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6)";
+        let write = match on_taken {
+            OnTaken::Replace => UPSERT,
+            OnTaken::Refuse => INSERT,
+        };
         const SELECT_ID: &str = "SELECT id FROM components WHERE kind = $1 AND name_key = $2";
         let result: Result<String, sqlx::Error> = on_pool!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
-            sqlx::query(UPSERT).bind(&new_id).bind(kind).bind(name).bind(&key).bind(&definition_text).bind(now)
+            sqlx::query(write).bind(&new_id).bind(kind).bind(name).bind(&key).bind(&definition_text).bind(now)
                 .execute(&mut *tx).await?;
             let (id,): (String,) = sqlx::query_as(SELECT_ID).bind(kind).bind(&key).fetch_one(&mut *tx).await?;
             sqlx::query("DELETE FROM component_refs WHERE component_id = $1").bind(&id).execute(&mut *tx).await?;

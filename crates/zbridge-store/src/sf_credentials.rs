@@ -114,9 +114,18 @@ impl Store {
         }
         let connection = self.load_connection(connection).await?;
         let definition = serde_json::json!({"connection_id": connection.id, "options": options});
+        // The check above names the existing profile; the insert itself decides races.
         let saved = self
-            .save_component(SYNC_PROFILE_KIND, &name, &definition, &[connection.id])
-            .await?;
+            .create_component(SYNC_PROFILE_KIND, &name, &definition, &[connection.id])
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict { .. } => StoreError::Duplicate {
+                    field: PROFILE_FIELD,
+                    kind: "sync profile",
+                    existing: name.clone(),
+                },
+                other => other,
+            })?;
         profile_from_component(saved)
     }
 
