@@ -43,6 +43,9 @@ pub enum ApiError {
     /// The request is not allowed (403), e.g. a missing CSRF token.
     #[error("{0}")]
     Forbidden(String),
+    /// The path exists but not with this method (405).
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// Something on this side failed (500).
     #[error("{0}")]
     Internal(String),
@@ -77,6 +80,7 @@ impl ApiError {
             ApiError::Remote { .. } => StatusCode::BAD_GATEWAY,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -576,3 +576,30 @@ async fn concurrent_creations_of_one_profile_name_have_one_winner() {
         .unwrap();
     assert_eq!(connection.name, winner);
 }
+
+/// An unknown API route is a JSON 404 and a wrong method a JSON 405, like every other API
+/// error (issue 20: the 405 had an empty body).
+#[tokio::test]
+async fn unknown_routes_and_wrong_methods_answer_the_json_error_shape() {
+    let server = common::start().await;
+    for (method, path, status) in [
+        (Method::GET, "/api/nothing-here", 404),
+        (Method::DELETE, "/api/query", 405),
+        (Method::PUT, "/api/sync-runs", 405),
+    ] {
+        let resp = server.api(method.clone(), path).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{method} {path}");
+        assert!(
+            resp.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{method} {path}"
+        );
+        let body: Value = resp.json().await.unwrap();
+        assert!(
+            body["error"]["rule"].as_str().unwrap().contains(path),
+            "{body}"
+        );
+    }
+}

@@ -27,6 +27,28 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(saved_queries::routes())
         .merge(sf_credentials::routes())
         .merge(sync::routes())
+        // Every answer under /api has the JSON error shape, these two included.
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(wrong_method)
+}
+
+async fn unknown_route(
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+) -> crate::error::ApiError {
+    crate::error::ApiError::NotFound(format!(
+        "no API operation at {}; /api/openapi.json lists them",
+        uri.path()
+    ))
+}
+
+async fn wrong_method(
+    method: axum::http::Method,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+) -> crate::error::ApiError {
+    crate::error::ApiError::MethodNotAllowed(format!(
+        "{method} is not an operation of {}; /api/openapi.json lists the methods it takes",
+        uri.path()
+    ))
 }
 
 /// A write-only field of a request: absent keeps the stored value, `null` clears it, a value
