@@ -32,7 +32,7 @@ pub use sf_credentials::{
     CredentialStamp, SYNC_PROFILE_KIND, SecretChange, SfCredentialRecord, SyncProfile,
 };
 pub use sync_state::{
-    KeyInfo, ObjectStats, SyncFailure, SyncKey, SyncRun, SyncSchedule, SyncVerification,
+    KeyInfo, ObjectStats, SyncFailure, SyncKey, SyncRun, SyncSchedule, SyncVerification, csv_field,
 };
 pub use tokens::StoredToken;
 pub use variables::VariableInfo;

@@ -194,7 +194,8 @@ impl SyncFailure {
     }
 }
 
-fn csv_field(text: &str) -> String {
+/// A CSV field: quoted (quotes doubled) only when it holds a comma, a quote or a line break.
+pub fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use serde_json::Value as Json;
 use std::sync::Arc;
 
-use zbridge_store::{KeyInfo, SyncKey};
+use zbridge_store::{KeyInfo, SyncKey, csv_field};
 
 use super::{Engine, ObjectRun, RawRow, SpoolSink, last_per_id};
 use crate::SyncError;
@@ -322,14 +322,8 @@ impl DriftCsv {
 
     fn line(&mut self, id: &str, drift: &str, fields: &[&str]) -> Result<(), SyncError> {
         if let Some(out) = &mut self.out {
-            let quoted = |s: &str| {
-                if s.contains([',', '"', '\n', '\r']) {
-                    format!("\"{}\"", s.replace('"', "\"\""))
-                } else {
-                    s.to_string()
-                }
-            };
-            writeln!(out, "{},{drift},{}", quoted(id), quoted(&fields.join(";")))?;
+            let (id, fields) = (csv_field(id), csv_field(&fields.join(";")));
+            writeln!(out, "{id},{drift},{fields}")?;
         }
         Ok(())
     }
